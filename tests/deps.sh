@@ -5,7 +5,7 @@ cd "$(dirname "$0")"
 APT_PKGS="build-essential pkg-config libcurl4-openssl-dev libssl-dev libzstd-dev liblz4-dev liblzma-dev
   libbrotli-dev liblzo2-dev libpq-dev libjson-c-dev libyaml-dev libxml2-dev check libsubunit-dev
   postgresql-15 postgresql-client-15 nodejs npm awscli s3cmd pgbackrest zstd lz4 lzop
-  python3 curl ca-certificates"
+  python3 curl ca-certificates time"
 missing=""
 for p in $APT_PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
