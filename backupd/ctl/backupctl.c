@@ -10,7 +10,13 @@
 #include "ctl.h"
 
 static const struct ctl_command commands[] = {
+    { "backup-push", "take a base backup over the replication protocol", cmd_backup_push },
+    { "backup-fetch", "restore a base backup into an empty directory (PITR settings)", cmd_backup_fetch },
+    { "backup-list", "list backups like wal-g backup-list", cmd_backup_list },
     { "storage", "ls|put|get|rm|stat|check objects in a storage URL", cmd_storage },
+    /* WAL archiving (cmd_wal.c) */
+    { "wal-push", "archive one WAL file (archive_command 'backupctl wal-push %p')", cmd_wal_push },
+    { "wal-fetch", "restore one WAL file (restore_command 'backupctl wal-fetch %f %p')", cmd_wal_fetch },
 };
 
 static void print_usage(FILE *out)

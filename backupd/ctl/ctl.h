@@ -28,5 +28,12 @@ int ctl_usage_error(struct bk_error *err, const char *usage, const char *fmt, ..
     __attribute__((format(printf, 3, 4)));
 
 int cmd_storage(int argc, char **argv, struct bk_error *err);
+int cmd_backup_push(int argc, char **argv, struct bk_error *err);
+int cmd_backup_fetch(int argc, char **argv, struct bk_error *err);
+int cmd_backup_list(int argc, char **argv, struct bk_error *err);
+
+/* WAL archiving (cmd_wal.c) */
+int cmd_wal_push(int argc, char **argv, struct bk_error *err);
+int cmd_wal_fetch(int argc, char **argv, struct bk_error *err);
 
 #endif

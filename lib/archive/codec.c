@@ -143,3 +143,21 @@ int codec_stage_forward(struct codec_stage *st, const void *data, size_t len, st
         return BK_OK;
     return bk_sink_write(st->base.next, data, len, err);
 }
+
+bool codec_magic_gather(struct codec_magic_gate *gate, const uint8_t **p, size_t *len)
+{
+    size_t take = sizeof(gate->buf) - gate->len;
+    if (take > *len)
+        take = *len;
+    memcpy(gate->buf + gate->len, *p, take);
+    gate->len += take;
+    *p += take;
+    *len -= take;
+    return gate->len == sizeof(gate->buf);
+}
+
+uint32_t codec_magic_value(const struct codec_magic_gate *gate)
+{
+    return (uint32_t)gate->buf[0] | ((uint32_t)gate->buf[1] << 8) | ((uint32_t)gate->buf[2] << 16) |
+           ((uint32_t)gate->buf[3] << 24);
+}

@@ -7,7 +7,9 @@
 #ifndef CODEC_INTERNAL_H
 #define CODEC_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bk_error.h"
 #include "bk_sink.h"
@@ -39,6 +41,21 @@ int codec_stage_result(struct codec_stage *st, int rc);
 
 /* Forwards len bytes of output to the next stage (no-op when len is 0). */
 int codec_stage_forward(struct codec_stage *st, const void *data, size_t len, struct bk_error *err);
+
+/* Readers of concatenated frames (zstd, lz4) gather the 4 bytes that follow the end of a
+ * frame here, across writes, so bytes that are not a frame magic are reported as garbage after
+ * the end rather than as a damaged frame. */
+struct codec_magic_gate {
+    uint8_t buf[4];
+    size_t len;
+};
+
+/* Moves up to 4 - gate->len bytes of input (p, len: advanced) into the gate; true once it
+ * holds 4 bytes. */
+bool codec_magic_gather(struct codec_magic_gate *gate, const uint8_t **p, size_t *len);
+
+/* Little-endian value of the 4 gathered bytes. */
+uint32_t codec_magic_value(const struct codec_magic_gate *gate);
 
 /* Constructors, one pair per codec file. opts is never NULL here (codec.c fills defaults), and
  * next is never NULL. On success *out owns its buffers; on failure nothing is left allocated. */

@@ -25,6 +25,7 @@ struct lz4_stage {
     size_t out_len;           /* compressor: bytes waiting in out (the frame header at first) */
     bool frame_open;          /* decompressor: inside a frame that has not ended yet */
     unsigned long long frames_done;
+    struct codec_magic_gate gate;   /* decompressor: magic of the frame after the first */
 };
 
 static void lz4_release(struct lz4_stage *ls)
@@ -164,43 +165,64 @@ out:
 
 /* ---- decompressor ---- */
 
-static int lz4_decompress_write(struct bk_sink *sink, const void *data, size_t len,
-                                struct bk_error *err)
-{
-    struct lz4_stage *ls = (struct lz4_stage *)sink;
-    const uint8_t *p = data;
-    int rc = codec_stage_check(&ls->st, err);
-    if (rc != BK_OK)
-        return rc;
+#define LZ4_FRAME_MAGIC 0x184D2204u
+#define LZ4_SKIPPABLE_MASK 0xFFFFFFF0u
+#define LZ4_SKIPPABLE_MAGIC 0x184D2A50u
 
+/* Decodes from p until it is consumed or a frame ends (then *used may be < len), forwarding
+ * the output; loops while the output buffer comes back full. */
+static int lz4_feed(struct lz4_stage *ls, const uint8_t *p, size_t len, size_t *used,
+                    struct bk_error *err)
+{
+    *used = 0;
     for (;;) {
         size_t dst_len = ls->out_cap;
-        size_t src_len = len;
-        size_t hint = LZ4F_decompress(ls->dctx, ls->out, &dst_len, p, &src_len, NULL);
-        if (LZ4F_isError(hint)) {
-            if (!ls->frame_open && ls->frames_done > 0)
-                rc = bk_error_set(err, BK_ECORRUPT, ls->st.op, NULL,
-                                  "garbage after the end of the lz4 stream: %s",
-                                  LZ4F_getErrorName(hint));
-            else
-                rc = bk_error_set(err, BK_ECORRUPT, ls->st.op, NULL, "corrupt lz4 stream: %s",
-                                  LZ4F_getErrorName(hint));
-            break;
-        }
-        p += src_len;
-        len -= src_len;
+        size_t src_len = len - *used;
+        size_t hint = LZ4F_decompress(ls->dctx, ls->out, &dst_len, p + *used, &src_len, NULL);
+        if (LZ4F_isError(hint))
+            return bk_error_set(err, BK_ECORRUPT, ls->st.op, NULL, "corrupt lz4 stream: %s",
+                                LZ4F_getErrorName(hint));
+        *used += src_len;
         if (hint == 0) {
             ls->frame_open = false;    /* a frame ended; the context is ready for the next */
             ls->frames_done++;
         } else if (src_len > 0) {
             ls->frame_open = true;
         }
-        rc = codec_stage_forward(&ls->st, ls->out, dst_len, err);
-        if (rc != BK_OK)
-            break;
-        /* A full output buffer may leave decoded bytes inside the context: go round again. */
-        if (len == 0 && dst_len < ls->out_cap)
-            break;
+        int rc = codec_stage_forward(&ls->st, ls->out, dst_len, err);
+        if (rc != BK_OK || hint == 0)
+            return rc;
+        if (*used == len && dst_len < ls->out_cap)
+            return BK_OK;
+    }
+}
+
+static int lz4_decompress_write(struct bk_sink *sink, const void *data, size_t len,
+                                struct bk_error *err)
+{
+    struct lz4_stage *ls = (struct lz4_stage *)sink;
+    const uint8_t *p = data;
+    int rc = codec_stage_check(&ls->st, err);
+
+    while (rc == BK_OK && len > 0) {
+        size_t used = 0;
+        if (!ls->frame_open && ls->frames_done > 0) {
+            /* between frames: only another frame (or a skippable one) may follow */
+            if (!codec_magic_gather(&ls->gate, &p, &len))
+                break;
+            uint32_t magic = codec_magic_value(&ls->gate);
+            ls->gate.len = 0;
+            if (magic != LZ4_FRAME_MAGIC && (magic & LZ4_SKIPPABLE_MASK) != LZ4_SKIPPABLE_MAGIC) {
+                rc = bk_error_set(err, BK_ECORRUPT, ls->st.op, NULL,
+                                  "garbage after the end of the lz4 stream");
+                break;
+            }
+            rc = lz4_feed(ls, ls->gate.buf, sizeof(ls->gate.buf), &used, err);
+            continue;
+        }
+        rc = lz4_feed(ls, p, len, &used, err);
+        p += used;
+        len -= used;
     }
     return codec_stage_result(&ls->st, rc);
 }
@@ -211,7 +233,7 @@ static int lz4_decompress_finish(struct bk_sink *sink, struct bk_error *err)
     int rc = codec_stage_check(&ls->st, err);
     if (rc != BK_OK)
         return rc;
-    if (ls->frame_open)
+    if (ls->frame_open || ls->gate.len > 0)
         rc = bk_error_set(err, BK_ECORRUPT, ls->st.op, NULL, "truncated lz4 stream");
     else
         ls->st.state = CODEC_STAGE_FINISHED;

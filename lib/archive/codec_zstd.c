@@ -23,6 +23,7 @@ struct zstd_stage {
     size_t out_cap;
     bool frame_open;          /* decompressor: inside a frame that has not ended yet */
     unsigned long long frames_done;
+    struct codec_magic_gate gate;   /* decompressor: magic of the frame after the first */
 };
 
 static void zstd_release(struct zstd_stage *zs)
@@ -148,25 +149,23 @@ out:
 
 /* ---- decompressor ---- */
 
-static int zstd_decompress_write(struct bk_sink *sink, const void *data, size_t len,
-                                 struct bk_error *err)
-{
-    struct zstd_stage *zs = (struct zstd_stage *)sink;
-    int rc = codec_stage_check(&zs->st, err);
-    if (rc != BK_OK)
-        return rc;
+#define ZSTD_FRAME_MAGIC 0xFD2FB528u
+#define ZSTD_SKIPPABLE_MASK 0xFFFFFFF0u
+#define ZSTD_SKIPPABLE_MAGIC 0x184D2A50u
 
-    ZSTD_inBuffer in = { data, len, 0 };
+/* Decodes from p until it is consumed or a frame ends (then *used may be < len), forwarding
+ * the output; loops while the output buffer comes back full. */
+static int zstd_feed(struct zstd_stage *zs, const uint8_t *p, size_t len, size_t *used,
+                     struct bk_error *err)
+{
+    ZSTD_inBuffer in = { p, len, 0 };
+    int rc = BK_OK;
     for (;;) {
         ZSTD_outBuffer o = { zs->out, zs->out_cap, 0 };
         size_t pos_before = in.pos;
         size_t hint = ZSTD_decompressStream(zs->dctx, &o, &in);
         if (ZSTD_isError(hint)) {
-            ZSTD_ErrorCode code = ZSTD_getErrorCode(hint);
-            if (code == ZSTD_error_prefix_unknown && !zs->frame_open && zs->frames_done > 0)
-                rc = bk_error_set(err, BK_ECORRUPT, zs->st.op, NULL,
-                                  "garbage after the end of the zstd stream");
-            else if (code == ZSTD_error_frameParameter_windowTooLarge)
+            if (ZSTD_getErrorCode(hint) == ZSTD_error_frameParameter_windowTooLarge)
                 rc = bk_error_set(err, BK_EUNSUPPORTED, zs->st.op, NULL,
                                   "zstd frame needs a window over %u MiB",
                                   (1u << ZSTD_WINDOW_LOG_MAX) >> 20);
@@ -175,8 +174,7 @@ static int zstd_decompress_write(struct bk_sink *sink, const void *data, size_t 
                                   ZSTD_getErrorName(hint));
             break;
         }
-        /* hint 0: a frame just ended. A call that only flushes (no input) after that end
-         * returns the next header's size, which does not open a frame. */
+        /* hint 0: a frame just ended (and all its output is out) */
         if (hint == 0) {
             zs->frame_open = false;
             zs->frames_done++;
@@ -184,11 +182,42 @@ static int zstd_decompress_write(struct bk_sink *sink, const void *data, size_t 
             zs->frame_open = true;
         }
         rc = codec_stage_forward(&zs->st, zs->out, o.pos, err);
-        if (rc != BK_OK)
+        if (rc != BK_OK || hint == 0)
             break;
-        /* A full output buffer may leave decoded bytes inside the context: go round again. */
         if (in.pos == in.size && o.pos < o.size)
             break;
+    }
+    *used = in.pos;
+    return rc;
+}
+
+static int zstd_decompress_write(struct bk_sink *sink, const void *data, size_t len,
+                                 struct bk_error *err)
+{
+    struct zstd_stage *zs = (struct zstd_stage *)sink;
+    const uint8_t *p = data;
+    int rc = codec_stage_check(&zs->st, err);
+
+    while (rc == BK_OK && len > 0) {
+        size_t used = 0;
+        if (!zs->frame_open && zs->frames_done > 0) {
+            /* between frames: only another frame (or a skippable one) may follow */
+            if (!codec_magic_gather(&zs->gate, &p, &len))
+                break;
+            uint32_t magic = codec_magic_value(&zs->gate);
+            zs->gate.len = 0;
+            if (magic != ZSTD_FRAME_MAGIC &&
+                (magic & ZSTD_SKIPPABLE_MASK) != ZSTD_SKIPPABLE_MAGIC) {
+                rc = bk_error_set(err, BK_ECORRUPT, zs->st.op, NULL,
+                                  "garbage after the end of the zstd stream");
+                break;
+            }
+            rc = zstd_feed(zs, zs->gate.buf, sizeof(zs->gate.buf), &used, err);
+            continue;
+        }
+        rc = zstd_feed(zs, p, len, &used, err);
+        p += used;
+        len -= used;
     }
     return codec_stage_result(&zs->st, rc);
 }
@@ -199,7 +228,7 @@ static int zstd_decompress_finish(struct bk_sink *sink, struct bk_error *err)
     int rc = codec_stage_check(&zs->st, err);
     if (rc != BK_OK)
         return rc;
-    if (zs->frame_open)
+    if (zs->frame_open || zs->gate.len > 0)
         rc = bk_error_set(err, BK_ECORRUPT, zs->st.op, NULL, "truncated zstd stream");
     else
         zs->st.state = CODEC_STAGE_FINISHED;

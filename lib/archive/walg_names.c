@@ -398,32 +398,31 @@ int walg_key_wal(char *out, size_t out_cap, const char *wal_name, const char *ex
 
 /* ---- extension -> codec ---- */
 
-static const struct {
-    const char *ext;
-    enum codec_id codec;
-} ext_table[] = {
-    { "lz4", CODEC_LZ4 },   { "lzma", CODEC_LZMA }, { "zst", CODEC_ZSTD },
-    { "br", CODEC_BROTLI }, { "lzo", CODEC_LZO },   { "tar", CODEC_NONE },
-    { "", CODEC_NONE },     /* v3.0.8's dangling dot for method "none" */
-    { "history", CODEC_NONE }, { "partial", CODEC_NONE }, { "backup", CODEC_NONE },
-};
+/* Extensions that mean "stored raw" besides codec.c's own "" (v3.0.8's dangling dot for "none"):
+ * a plain ".tar", and PostgreSQL's own suffixes on an uncompressed WAL-side file. */
+static const char *const raw_exts[] = { "tar", "history", "partial", "backup" };
 
 int walg_object_codec(const char *key, enum codec_id *out, struct bk_error *err)
 {
     const char *base = strrchr(key, '/');
     const char *dot;
+    const struct codec_info *info;
     base = base != NULL ? base + 1 : key;
     dot = strrchr(base, '.');
     if (dot == NULL) {
         *out = CODEC_NONE;
         return BK_OK;
     }
-    for (size_t i = 0; i < sizeof(ext_table) / sizeof(ext_table[0]); i++) {
-        if (strcmp(dot + 1, ext_table[i].ext) == 0) {
-            *out = ext_table[i].codec;
+    for (size_t i = 0; i < sizeof(raw_exts) / sizeof(raw_exts[0]); i++) {
+        if (strcmp(dot + 1, raw_exts[i]) == 0) {
+            *out = CODEC_NONE;
             return BK_OK;
         }
     }
-    return bk_error_set(err, BK_EUNSUPPORTED, "walg_object_codec", key,
-                        "unsupported compression extension \"%.32s\" of \"%.200s\"", dot + 1, key);
+    info = codec_by_ext(dot + 1);
+    if (info == NULL || !info->can_decompress)
+        return bk_error_set(err, BK_EUNSUPPORTED, "walg_object_codec", key,
+                            "unsupported compression extension \"%.32s\" of \"%.200s\"", dot + 1, key);
+    *out = info->id;
+    return BK_OK;
 }

@@ -20,6 +20,7 @@
 #define AZURE_AUTH_CAP 384                /* "SharedKey <account>:<44 chars>" */
 #define AZURE_DATE_CAP 32                 /* "Sun, 11 Oct 2009 21:49:13 GMT" */
 #define AZURE_MAX_BLOCKS 50000u           /* committed blocks per blob */
+#define AZURE_MAX_BLOCK_BYTES (4000ull * 1024 * 1024)   /* Put Block, version 2019-12-12+ */
 #define AZURE_BLOCK_ID_RAW_LEN 18         /* bytes before base64: 24 chars, no '=' */
 
 /* ---- signing (azure_sign.c) ---- */
@@ -73,6 +74,9 @@ int azure_parse_http_date(const char *text, int64_t *out_unix_s, struct bk_error
 int azure_percent_decode(struct bk_buf *out, const char *text, size_t len, struct bk_error *err);
 
 /* ---- XML (azure_xml.c) ---- */
+
+/* Initialises libxml2 once (idempotent, thread-safe). */
+void azure_xml_init(void);
 
 /* Parses a List Blobs response into page (entries in document order; blobs and, with a
  * delimiter, BlobPrefix entries with is_prefix). An empty NextMarker leaves next_token NULL.

@@ -85,7 +85,7 @@ int azure_parse_http_date(const char *text, int64_t *out_unix_s, struct bk_error
     int mday, year, hour, min, sec, used = 0;
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
-    if (sscanf(text, "%3s %d %3s %d %d:%d:%d %3s%n", day, &mday, mon, &year, &hour, &min, &sec,
+    if (sscanf(text, "%3s, %d %3s %d %d:%d:%d %3s%n", day, &mday, mon, &year, &hour, &min, &sec,
                zone, &used) != 8 || text[used] != '\0' || strcmp(zone, "GMT") != 0)
         goto bad;
     tm.tm_mon = -1;

@@ -19,6 +19,11 @@
 
 #define XML_PARSE_FLAGS (XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
 
+void azure_xml_init(void)
+{
+    xmlInitParser();
+}
+
 static bool node_is(const xmlNode *n, const char *name)
 {
     return n != NULL && n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;

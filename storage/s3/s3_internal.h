@@ -145,4 +145,59 @@ void s3_creds_provider_destroy(struct s3_creds_provider *p);
  * access_key_id is NULL in *out for anonymous access. BK_EAUTH when STS refuses. */
 int s3_creds_provider_get(struct s3_creds_provider *p, struct s3_creds *out, struct bk_error *err);
 
+/* ---- the driver and its requests (s3.c, s3_request.c) ---- */
+
+struct s3_driver {
+    struct storage_driver base;      /* first: the front end sees only this */
+    struct bk_http_client *http;
+    struct s3_creds_provider creds;
+    bool creds_ready;                /* creds initialised (and to be destroyed) */
+    char *scheme;                    /* "https" or "http" */
+    char *host;                      /* endpoint authority: "s3.eu-west-1.amazonaws.com", "127.0.0.1:4569" */
+    char *base_path;                 /* endpoint path without trailing '/', usually "" */
+    char *bucket;
+    char *region;
+    bool path_style;
+    char *sse;                       /* "AES256" | "aws:kms" | NULL */
+    char *sse_kms_key_id;
+    char *storage_class;
+    bool batch_delete_configured;
+    int batch_delete_off;            /* set (atomically) once the store answered NotImplemented */
+};
+
+/* One S3 request. query is already percent-encoded ("uploadId=abc&partNumber=1"). */
+struct s3_call {
+    const char *op;                  /* "s3_put_object" */
+    const char *key;                 /* full object key; NULL for bucket-level requests */
+    const char *label;               /* names the target in errors when key is NULL */
+    const char *method;
+    const char *query;
+    const void *body;
+    size_t body_len;
+    const char *content_type;        /* sent and signed when set */
+    bool content_md5;                /* send Content-MD5 of the body */
+    bool object_headers;             /* SSE and storage-class headers (PUT, CreateMultipartUpload) */
+    const char *range;               /* "bytes=10-19" */
+    struct bk_sink *sink;            /* 2xx body streams here */
+    size_t max_body_bytes;
+};
+
+/* Builds, signs (fresh x-amz-date per attempt) and sends the request. Returns BK_OK for a
+ * 2xx reply; otherwise fills err with the op, key, HTTP status and S3's Code/Message and
+ * returns the mapped code (auth codes -> BK_EAUTH, NoSuchKey -> BK_ENOTFOUND,
+ * NotImplemented -> BK_EUNSUPPORTED, SlowDown -> BK_ETHROTTLED). resp keeps the status. */
+int s3_call_do(struct s3_driver *drv, const struct s3_call *call, struct bk_http_response *resp,
+               struct bk_error *err);
+
+/* Maps an S3 error reply that arrived with a 2xx status (CompleteMultipartUpload) or any
+ * status into err; returns the code. */
+int s3_error_from_reply(struct bk_error *err, const struct s3_call *call,
+                        const struct bk_http_response *resp, const char *code, const char *message);
+
+/* "Wed, 12 Oct 2009 17:50:00 GMT" -> microseconds. BK_EPROTO when malformed. */
+int s3_parse_http_date(const char *text, int64_t *out_us, struct bk_error *err);
+
+/* Strips the quotes of an ETag value into out. */
+void s3_etag_unquote(const char *value, char *out, size_t out_cap);
+
 #endif

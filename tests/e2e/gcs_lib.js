@@ -14,6 +14,8 @@
  * usage: gcs_lib.js CMD ARGS...   (env: GOOGLE_APPLICATION_CREDENTIALS, GCS_ENDPOINT)
  *   put BUCKET KEY FILE [multipart|resumable|chunked:N]   get BUCKET KEY FILE
  *   ls BUCKET PREFIX [delimiter]   stat BUCKET KEY   rm BUCKET KEY   token
+ *   pages BUCKET PREFIX MAX   (lists page by page with maxResults=MAX; prints "pages N items M")
+ *   bulk BUCKET PREFIX N      (writes N small objects PREFIX00000.. with multipart uploads)
  * Note: resumable uploads create the session with File#createResumableUpload first (see put).
  * Prints results on stdout; exits 1 with the error's code and message on stderr.
  */
@@ -85,6 +87,28 @@ async function main() {
   } else if (cmd === 'stat') {
     const [m] = await bucket.file(a[1]).getMetadata();
     process.stdout.write(`${m.size} ${m.md5Hash} ${m.crc32c}\n`);
+  } else if (cmd === 'pages') {
+    let query = { prefix: a[1], maxResults: Number(a[2]), autoPaginate: false };
+    let pages = 0, items = 0;
+    for (;;) {
+      const [files, next] = await bucket.getFiles(query);
+      pages++;
+      items += files.length;
+      if (!next || !next.pageToken) break;
+      query = next;
+    }
+    process.stdout.write(`pages ${pages} items ${items}\n`);
+  } else if (cmd === 'bulk') {
+    const n = Number(a[2]);
+    let next = 0;
+    const worker = async () => {
+      while (next < n) {
+        const i = next++;
+        await bucket.file(`${a[1]}${String(i).padStart(5, '0')}`).save(Buffer.from(`object ${i}\n`), { resumable: false });
+      }
+    };
+    await Promise.all(Array.from({ length: 32 }, worker));
+    process.stdout.write(`bulk ${n} ok\n`);
   } else if (cmd === 'rm') {
     await bucket.file(a[1]).delete({ ignoreNotFound: true });
     process.stdout.write('rm ok\n');

@@ -26,8 +26,9 @@
  *    nextPageToken, in UTF-8 byte order. DELETE answers 204, 404 JSON errors for missing objects.
  *  - Metadata server: GET /computeMetadata/v1/instance/service-accounts/default/token requires
  *    "Metadata-Flavor: Google" (403 otherwise).
- * Test hooks (not GCS): /_fake/faults (inject a dropped connection, a 5xx, a wrong md5Hash),
- * /_fake/requests (request log without credentials), /_fake/stats, /_fake/expire-tokens.
+ * Test hooks (not GCS): /_fake/faults (inject a dropped connection, a 5xx, a wrong md5Hash or
+ * revoked tokens), /_fake/requests (request log without credentials), /_fake/stats,
+ * /_fake/expire-tokens, /_fake/tokens (the fake tokens issued, so tests can grep logs for them).
  * Objects live under --dir (a temp directory); metadata lives in memory. Binds 127.0.0.1 only.
  */
 'use strict';
@@ -324,6 +325,7 @@ const WWW_AUTH = { 'WWW-Authenticate': 'Bearer realm="https://accounts.google.co
 
 /* Returns the token's scopes, or null after answering 401. */
 function authenticate(fake, req, res, permission) {
+  if (fake.takeFault('revoke_tokens')) fake.tokens.clear();
   const h = req.headers.authorization;
   if (!h) {
     const msg = `Anonymous caller does not have ${permission} access to the Google Cloud Storage object. ` +
@@ -733,6 +735,7 @@ async function handleFake(fake, req, res, url) {
   if (what === 'requests' && req.method === 'GET') return sendJson(res, 200, { requests: fake.log });
   if (what === 'requests' && req.method === 'DELETE') { fake.log = []; return sendJson(res, 200, {}); }
   if (what === 'stats') return sendJson(res, 200, fake.stats);
+  if (what === 'tokens') return sendJson(res, 200, { tokens: [...fake.tokens.keys()] });   /* fake tokens, for leak checks */
   if (what === 'expire-tokens' && req.method === 'POST') { fake.tokens.clear(); return sendJson(res, 200, {}); }
   sendText(res, 404, 'Not Found\n');
 }

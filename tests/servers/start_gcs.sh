@@ -31,11 +31,15 @@ node "$here/fake-gcs.js" --host 127.0.0.1 --port "$port" --dir "$TEST_TMP/gcs-da
   --public-key "$TEST_TMP/gcs-pub.pem" --client-email "$email" >"$TEST_TMP/gcs.log" 2>&1 &
 echo $! >"$TEST_TMP/gcs.pids"
 
+pid=$(cat "$TEST_TMP/gcs.pids")
 for _ in $(seq 1 100); do
-  curl -fsS "$base/_fake/stats" >/dev/null 2>&1 && break
+  grep -q 'listening on' "$TEST_TMP/gcs.log" 2>/dev/null && break
+  kill -0 "$pid" 2>/dev/null || break
   sleep 0.1
 done
-curl -fsS "$base/_fake/stats" >/dev/null || { echo "start_gcs: fake GCS did not start:" >&2; cat "$TEST_TMP/gcs.log" >&2; exit 1; }
+if ! kill -0 "$pid" 2>/dev/null || ! curl -fsS "$base/_fake/stats" >/dev/null; then
+  echo "start_gcs: fake GCS did not start (port $port in use?):" >&2; cat "$TEST_TMP/gcs.log" >&2; exit 1
+fi
 
 token=$(curl -fsS -H "Metadata-Flavor: Google" \
   "$base/computeMetadata/v1/instance/service-accounts/default/token" |
