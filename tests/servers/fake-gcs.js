@@ -684,7 +684,10 @@ async function handleUploadSession(fake, req, res, url) {
   if (drop) {
     const keep = Math.min(body.length, Math.max(0, drop.persist_bytes || 0));
     appendSession(s, body.subarray(0, keep), start);
-    req.socket.destroy();
+    /* the connection dies in the middle of the reply body (with nothing at all received, curl
+     * would silently resend the whole request on a new connection) */
+    req.socket.end('HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json; charset=UTF-8\r\n' +
+      'Content-Length: 120\r\n\r\n{"error":');
     return;
   }
   appendSession(s, body, start);

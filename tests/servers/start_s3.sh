@@ -5,7 +5,9 @@
 #   $TEST_TMP/s3.pids                 pids (tests/servers/stop_servers.sh kills them)
 #   $TEST_TMP/s3.env                  export lines for the tests
 #   $TEST_TMP/s3-web-identity-token   a fresh web identity token the fake STS accepts
-# The key pair is s3rver's built-in test account (S3RVER/S3RVER): not a secret.
+# The access key is s3rver's built-in account (S3RVER); the secret is made fresh for each run
+# (s3rver itself never checks V4 signatures - the proxy does, with this secret), so a test
+# that greps logs for the secret cannot confuse it with the access key.
 set -euo pipefail
 : "${TEST_TMP:?TEST_TMP must point at a scratch directory}"
 here=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +22,7 @@ mkdir -p "$data"
 umask 077
 token=$(head -c 48 /dev/urandom | base64 | tr -d '/+=\n')
 printf '%s\n' "$token" >"$TEST_TMP/s3-web-identity-token"
+secret="test-$(head -c 30 /dev/urandom | base64 | tr -d '/+=\n')"
 
 # s3rver: --configure-bucket takes the bucket name (plus optional config files).
 # --openssl-legacy-provider: s3rver encrypts ListObjectsV2 continuation tokens with DES, which
@@ -29,7 +32,7 @@ node --openssl-legacy-provider "$s3rver" -d "$data" -a 127.0.0.1 -p "$s3_port" -
   >"$TEST_TMP/s3rver.log" 2>&1 &
 echo $! >"$TEST_TMP/s3.pids"
 node "$here/sigv4-proxy.js" --listen "127.0.0.1:$proxy_port" --upstream "127.0.0.1:$s3_port" \
-  --access-key S3RVER --secret-key S3RVER --region us-east-1 --web-token "$token" \
+  --access-key S3RVER --secret-key "$secret" --region us-east-1 --web-token "$token" \
   >"$TEST_TMP/sigv4-proxy.log" 2>&1 &
 echo $! >>"$TEST_TMP/s3.pids"
 
@@ -56,9 +59,9 @@ export AWS_ENDPOINT=http://127.0.0.1:$proxy_port
 export AWS_REGION=us-east-1
 export AWS_S3_FORCE_PATH_STYLE=true
 export AWS_ACCESS_KEY_ID=S3RVER
-export AWS_SECRET_ACCESS_KEY=S3RVER
+export AWS_SECRET_ACCESS_KEY=$secret
 export STORAGE_TEST_BAD_VAR=AWS_SECRET_ACCESS_KEY
-export STORAGE_TEST_BAD_VALUE=not-the-S3RVER-secret
+export STORAGE_TEST_BAD_VALUE=not-the-test-secret
 export S3_PROXY_URL=http://127.0.0.1:$proxy_port
 export S3_TEST_STS_ENDPOINT=http://127.0.0.1:$proxy_port/sts
 export S3_TEST_ROLE_ARN=arn:aws:iam::123456789012:role/backupd-test

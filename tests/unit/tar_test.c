@@ -528,6 +528,36 @@ START_TEST(test_reader_base256_size)
 }
 END_TEST
 
+/* PostgreSQL's server tar (src/port/tar.c): octal fields end in a space instead of a NUL and
+ * the checksum is 7 digits and a space. */
+START_TEST(test_reader_pg_style_numbers)
+{
+    struct wfix f;
+    struct log l = { 0 };
+    struct bk_error err = BK_ERROR_INIT;
+    unsigned sum = 0;
+    uint8_t *b;
+    wfix_open(&f);
+    add_file(&f, "base/1/112", 0600, "pg", 1700000000);
+    ck_assert_int_eq(tar_writer_finish(f.tw, &f.err), BK_OK);
+    b = f.out.data;
+    memcpy(b + 100, "0000600 ", 8);
+    memcpy(b + 108, "0000012 ", 8);
+    memcpy(b + 116, "0000012 ", 8);
+    memcpy(b + 124, "00000000002 ", 12);
+    memcpy(b + 136, "14524770400 ", 12);
+    memset(b + 148, ' ', 8);
+    for (int i = 0; i < 512; i++)
+        sum += b[i];
+    snprintf((char *)b + 148, 8, "%07o", sum);
+    b[155] = ' ';
+    ck_assert_int_eq(parse(f.out.data, f.out.len, 7, &l, &err), BK_OK);
+    ck_assert_str_eq(bk_buf_str(&l.text), "B base/1/112 r 2 600 1700000000 10/10 [] @0\npg|E\nA\n");
+    bk_buf_free(&l.text);
+    wfix_close(&f);
+}
+END_TEST
+
 START_TEST(test_reader_truncated)
 {
     struct wfix f;
@@ -682,6 +712,7 @@ static Suite *tar_suite(void)
     tcase_add_test(r, test_reader_gnu_long_names);
     tcase_add_test(r, test_reader_pax_from_gnu_tar);
     tcase_add_test(r, test_reader_base256_size);
+    tcase_add_test(r, test_reader_pg_style_numbers);
     tcase_add_test(r, test_reader_truncated);
     tcase_add_test(r, test_reader_truncated_extended_header);
     tcase_add_test(r, test_reader_bad_checksum);
