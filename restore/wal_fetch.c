@@ -260,12 +260,17 @@ static bool deadline_passed(const struct wal_fetch_opts *opts, int64_t start_ms)
     return opts->deadline_ms > 0 && bk_time_mono_ms() - start_ms >= opts->deadline_ms;
 }
 
+/* BK_ETIMEOUT naming the storage and the deadline; the storage's own timeout message, when
+ * there is one in err, is kept after a colon. */
 static int deadline_error(struct storage *st, const char *name, const struct wal_fetch_opts *opts,
                           int64_t start_ms, struct bk_error *err)
 {
+    char cause[sizeof(err->message)];
+    snprintf(cause, sizeof(cause), "%s", err->code == BK_ETIMEOUT ? err->message : "");
     return bk_error_set(err, BK_ETIMEOUT, "wal_fetch", name,
-                        "gave up fetching \"%s\" from %s after %" PRId64 " ms (deadline %ld ms)",
-                        name, storage_describe(st), bk_time_mono_ms() - start_ms, opts->deadline_ms);
+                        "gave up fetching \"%s\" from %s after %" PRId64 " ms (deadline %ld ms)%s%s",
+                        name, storage_describe(st), bk_time_mono_ms() - start_ms, opts->deadline_ms,
+                        cause[0] != '\0' ? ": " : "", cause);
 }
 
 int wal_fetch_to_path(struct storage *st, const char *name, enum walg_wal_kind kind,
@@ -299,6 +304,7 @@ int wal_fetch_to_path(struct storage *st, const char *name, enum walg_wal_kind k
         memset(&check, 0, sizeof(check));
         check.max_bytes = is_segment ? opts->seg_size : FETCH_NONSEG_MAX;
         if (deadline_passed(opts, start_ms)) {
+            bk_error_clear(err);
             rc = deadline_error(st, name, opts, start_ms, err);
             goto out;
         }
@@ -311,7 +317,7 @@ int wal_fetch_to_path(struct storage *st, const char *name, enum walg_wal_kind k
         }
         if (rc != BK_OK) {
             char context[PATH_MAX];
-            if (rc == BK_ETIMEOUT && opts->deadline_ms > 0 && deadline_passed(opts, start_ms)) {
+            if (rc == BK_ETIMEOUT && opts->deadline_ms > 0) {
                 rc = deadline_error(st, name, opts, start_ms, err);
                 goto out;
             }

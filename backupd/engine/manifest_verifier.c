@@ -39,6 +39,7 @@ struct manifest_verifier {
     size_t entries_cap;
     size_t ignored;
     /* the member being streamed */
+    bool tar_regular;          /* manifest_verifier_tar_ops: current member is a regular file */
     bool in_file;
     bool ignoring;
     struct mv_entry cur;
@@ -275,6 +276,51 @@ out:
     verifier->in_file = false;
     return rc;
 }
+
+/* ---- tar_reader handler ---- */
+
+static int mv_tar_begin(const struct tar_member *m, void *payload, struct bk_error *err)
+{
+    struct manifest_verifier *v = payload;
+    v->tar_regular = m->type == TAR_TYPE_REGULAR;
+    return v->tar_regular ? manifest_verifier_file_begin(v, m->name, err) : BK_OK;
+}
+
+static int mv_tar_data(const void *data, size_t len, void *payload, struct bk_error *err)
+{
+    struct manifest_verifier *v = payload;
+    return v->tar_regular ? manifest_verifier_file_data(v, data, len, err) : BK_OK;
+}
+
+static int mv_tar_end(void *payload, struct bk_error *err)
+{
+    struct manifest_verifier *v = payload;
+    if (!v->tar_regular)
+        return BK_OK;
+    v->tar_regular = false;
+    return manifest_verifier_file_end(v, err);
+}
+
+static int mv_tar_end_archive(void *payload, struct bk_error *err)
+{
+    (void)payload;
+    (void)err;
+    return BK_OK;
+}
+
+static void mv_tar_abort(void *payload)
+{
+    struct manifest_verifier *v = payload;
+    v->tar_regular = false;
+    v->in_file = false;
+    free(v->cur.path);
+    v->cur.path = NULL;
+}
+
+const struct tar_handler_ops manifest_verifier_tar_ops = {
+    .begin_member = mv_tar_begin, .member_data = mv_tar_data, .end_member = mv_tar_end,
+    .end_archive = mv_tar_end_archive, .abort = mv_tar_abort,
+};
 
 /* ---- check side ---- */
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "bk_error.h"
+#include "tar_reader.h"
 
 /* Per-file checksum algorithms of BASE_BACKUP's MANIFEST_CHECKSUMS option. */
 enum manifest_checksum {
@@ -86,6 +87,12 @@ int manifest_verifier_file_end(struct manifest_verifier *verifier, struct bk_err
 int manifest_verifier_check(struct manifest_verify_report *report,
                             struct manifest_verifier *verifier, const void *manifest,
                             size_t manifest_len, struct bk_error *err);
+
+/* Ready-made tar_reader handler (payload = the verifier): regular members go to
+ * file_begin/data/end, other member types are skipped, abort drops an open member. Call
+ * manifest_verifier_archive_begin before each archive's reader. Usage:
+ *   opts.ops = &manifest_verifier_tar_ops; opts.payload = verifier; tar_reader_new(&sink, &opts, err); */
+extern const struct tar_handler_ops manifest_verifier_tar_ops;
 
 /* CRC-32C (Castagnoli) as PostgreSQL computes it; start with crc = 0. Exposed for tests. */
 uint32_t manifest_crc32c_update(uint32_t crc, const void *data, size_t len);

@@ -28,7 +28,8 @@ struct tar_handler_ops {
      * accepted: walg-layout.md 7.15). */
     int (*end_archive)(void *payload, struct bk_error *err);
     /* May be NULL. Called when the stream is abandoned: by bk_sink_abort, and by the reader
-     * itself when it finds the stream corrupt or truncated. May run more than once. */
+     * itself on any failure (corrupt or truncated stream, or a callback's error), so a
+     * half-written member can be discarded. May run more than once: make it idempotent. */
     void (*abort)(void *payload);
 };
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -282,55 +283,88 @@ out:
 
 /* Forwards downloaded bytes to the caller's sink and hashes them (full-object reads only).
  * Lives on get's stack; next stays NULL so nothing ever frees the caller's sink through it. */
-struct md5_tee {
+struct hash_tee {
     struct bk_sink base;
     struct bk_sink *dst;
     EVP_MD_CTX *md5;    /* NULL = forward only */
+    uint32_t crc32c;
 };
 
-static int md5_tee_write(struct bk_sink *sink, const void *data, size_t len, struct bk_error *err)
+static int hash_tee_write(struct bk_sink *sink, const void *data, size_t len, struct bk_error *err)
 {
-    struct md5_tee *t = (struct md5_tee *)sink;
-    if (t->md5 != NULL)
+    struct hash_tee *t = (struct hash_tee *)sink;
+    if (t->md5 != NULL) {
         EVP_DigestUpdate(t->md5, data, len);
+        t->crc32c = gcs_crc32c_update(t->crc32c, data, len);
+    }
     return bk_sink_write(t->dst, data, len, err);
 }
 
-static void md5_tee_free(struct bk_sink *sink)
+static void hash_tee_free(struct bk_sink *sink)
 {
     (void)sink;
 }
 
-static const struct bk_sink_ops md5_tee_ops = { "gcs-download", md5_tee_write, NULL, NULL, md5_tee_free };
+static const struct bk_sink_ops hash_tee_ops = { "gcs-download", hash_tee_write, NULL, NULL, hash_tee_free };
 
-/* Compares the MD5 of a full download with the x-goog-hash md5 the server sent, if any. */
-static int check_download_md5(struct md5_tee *tee, const struct bk_http_response *resp,
-                              const char *key, struct bk_error *err)
+/* Finds "<name>=<value>" in the x-goog-hash headers (GCS sends one header per hash, or one
+ * comma-separated header); copies the value. */
+static bool find_goog_hash(const struct bk_http_headers *h, const char *name, char *out, size_t out_cap)
 {
-    const char *hash = bk_http_headers_get(&resp->headers, "x-goog-hash");
+    size_t name_len = strlen(name);
+    for (size_t i = 0; i < h->len; i++) {
+        const char *p = h->lines[i];
+        if (strncasecmp(p, "x-goog-hash:", 12) != 0)
+            continue;
+        for (p += 12; *p != '\0'; p++) {
+            size_t n = 0;
+            while (*p == ' ' || *p == ',')
+                p++;
+            if (strncmp(p, name, name_len) == 0 && p[name_len] == '=') {
+                p += name_len + 1;
+                while (p[n] != '\0' && p[n] != ',' && p[n] != ' ' && n + 1 < out_cap)
+                    n++;
+                memcpy(out, p, n);
+                out[n] = '\0';
+                return true;
+            }
+            p = strchr(p, ',');
+            if (p == NULL)
+                break;
+        }
+    }
+    return false;
+}
+
+/* Compares a full download with the md5 (else crc32c) the server sent in x-goog-hash, if any. */
+static int check_download_hash(struct hash_tee *tee, const struct bk_http_response *resp,
+                               const char *key, struct bk_error *err)
+{
     const char *enc = bk_http_headers_get(&resp->headers, "x-goog-stored-content-encoding");
-    const char *md5_at;
     uint8_t digest[BK_MD5_LEN];
+    uint8_t be[4];
     char ours[32];
     char theirs[32];
-    size_t n = 0;
     unsigned int dlen = 0;
 
-    if (hash == NULL || (enc != NULL && strcmp(enc, "identity") != 0))
-        return BK_OK;
-    md5_at = strstr(hash, "md5=");
-    if (md5_at == NULL)
-        return BK_OK;
-    md5_at += 4;
-    while (md5_at[n] != '\0' && md5_at[n] != ',' && md5_at[n] != ' ' && n + 1 < sizeof(theirs))
-        n++;
-    memcpy(theirs, md5_at, n);
-    theirs[n] = '\0';
-    EVP_DigestFinal_ex(tee->md5, digest, &dlen);
-    bk_base64_encode(digest, sizeof(digest), ours);
-    if (strcmp(ours, theirs) != 0)
-        return bk_error_set(err, BK_ECORRUPT, "gcs_get", key,
-                            "downloaded \"%s\" has MD5 %s but the server says %s", key, ours, theirs);
+    if (enc != NULL && strcmp(enc, "identity") != 0)
+        return BK_OK;   /* served transcoded: the hashes describe the stored bytes */
+    if (find_goog_hash(&resp->headers, "md5", theirs, sizeof(theirs))) {
+        EVP_DigestFinal_ex(tee->md5, digest, &dlen);
+        bk_base64_encode(digest, sizeof(digest), ours);
+        if (strcmp(ours, theirs) != 0)
+            return bk_error_set(err, BK_ECORRUPT, "gcs_get", key,
+                                "downloaded \"%s\" has MD5 %s but the server says %s", key, ours, theirs);
+    } else if (find_goog_hash(&resp->headers, "crc32c", theirs, sizeof(theirs))) {
+        be[0] = (uint8_t)(tee->crc32c >> 24);
+        be[1] = (uint8_t)(tee->crc32c >> 16);
+        be[2] = (uint8_t)(tee->crc32c >> 8);
+        be[3] = (uint8_t)tee->crc32c;
+        bk_base64_encode(be, sizeof(be), ours);
+        if (strcmp(ours, theirs) != 0)
+            return bk_error_set(err, BK_ECORRUPT, "gcs_get", key,
+                                "downloaded \"%s\" has CRC32C %s but the server says %s", key, ours, theirs);
+    }
     return BK_OK;
 }
 
@@ -341,7 +375,7 @@ static int gcs_get(struct storage_driver *drv, const char *key, uint64_t offset,
     struct bk_http_request req;
     struct bk_http_response resp;
     struct bk_http_headers headers;
-    struct md5_tee tee;
+    struct hash_tee tee;
     char *url = NULL;
     char range[64];
     bool ranged = offset > 0 || length > 0;
@@ -351,7 +385,7 @@ static int gcs_get(struct storage_driver *drv, const char *key, uint64_t offset,
     bk_http_response_init(&resp);
     bk_http_headers_init(&headers);
     memset(&tee, 0, sizeof(tee));
-    tee.base.ops = &md5_tee_ops;
+    tee.base.ops = &hash_tee_ops;
     tee.dst = dst;
     if (!ranged && (tee.md5 = EVP_MD_CTX_new()) != NULL && EVP_DigestInit_ex(tee.md5, EVP_md5(), NULL) != 1) {
         EVP_MD_CTX_free(tee.md5);
@@ -398,7 +432,7 @@ static int gcs_get(struct storage_driver *drv, const char *key, uint64_t offset,
         goto out;
     }
     if (!ranged && tee.md5 != NULL)
-        rc = check_download_md5(&tee, &resp, key, err);
+        rc = check_download_hash(&tee, &resp, key, err);
 out:
     EVP_MD_CTX_free(tee.md5);
     bk_http_headers_free(&headers);

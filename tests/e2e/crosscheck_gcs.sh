@@ -9,7 +9,8 @@
 #    BACKUP_PART_SIZE=256KiB, binary, empty, names with spaces/'+'/non-ASCII) are read
 #    byte-identical by the library and vice versa; listing over 1000 keys; delete semantics;
 #    metadata-server auth; resend after a dropped chunk and a 503; a wrong md5Hash gives
-#    BK_ECORRUPT and no object; a revoked token is refreshed once; no token/JWT/key in -vv logs.
+#    BK_ECORRUPT and no object; a download that differs from x-goog-hash fails; a revoked token
+#    is refreshed once; no token, JWT, private key or session URI in -vv logs.
 # Uses `backupctl storage put|get|ls|rm|stat` ($BACKUPCTL, default build/bin/backupctl) and
 # tests/e2e/gcs_lib.js. Prints ok/not ok lines and "N passed, M failed"; exits 1 on failure.
 set -u
@@ -186,6 +187,10 @@ check "... and leaves no object behind" test $? -eq 0
 fault '{"kind":"wrong_md5"}'
 "$CTL" storage put "$base/faults/corrupt-big.bin" "$D/odd.bin" 2>"$D/err"; rc=$?
 check "a wrong md5Hash after a resumable upload fails it too (exit $rc), no object left" test "$rc" -eq 1 -a -n "$(grep -F 'GCS reports md5Hash' "$D/err")" -a "$($LIB stat backups "$run/faults/corrupt-big.bin" >/dev/null 2>&1 || echo gone)" = gone
+
+fault '{"kind":"flip_download"}'
+"$CTL" storage get "$base/ours/big.bin" "$D/flip.ours" 2>"$D/err"; rc=$?
+check "a download whose bytes differ from x-goog-hash md5 fails (exit $rc) and writes no file" test "$rc" -eq 1 -a ! -e "$D/flip.ours" -a -n "$(grep -F "downloaded \"$run/ours/big.bin\" has MD5" "$D/err")"
 
 before=$(stat_field tokenRequests)
 fault '{"kind":"revoke_tokens"}'

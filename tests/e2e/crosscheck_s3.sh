@@ -6,7 +6,7 @@
 # wrong secret is refused with SignatureDoesNotMatch. Needs build/bin/backupctl (make).
 # Prints "ok - ..." / "not ok - ..." lines and "N passed, M failed"; exits non-zero on failure.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 CTL=${BACKUPCTL:-$BUILD/bin/backupctl}
 port=${CROSS_S3_PORT:-4588}
@@ -16,6 +16,12 @@ ok() { echo "ok - $1"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else not_ok "$what"; fi; }
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; exit $?; }
+# same_bytes WHAT EXPECTED GOT CMD...: runs CMD (which writes GOT), then compares GOT with EXPECTED
+same_bytes() {
+  local what=$1 expected=$2 got=$3; shift 3
+  if ! "$@"; then not_ok "$what (the client failed)"; return; fi
+  check "$what byte-identical" cmp -s "$expected" "$got"
+}
 
 for tool in aws s3cmd node; do
   command -v "$tool" >/dev/null || { not_ok "$tool is installed (make deps)"; finish; }
@@ -24,6 +30,7 @@ done
 
 export TEST_TMP
 TEST_TMP=$(mktemp -d /tmp/crosscheck-s3.XXXXXX)
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() { bash tests/servers/stop_servers.sh >/dev/null 2>&1; rm -rf "$TEST_TMP"; }
 trap cleanup EXIT
 if ! S3RVER_PORT=$port S3_PROXY_PORT=$((port + 1)) bash tests/servers/start_s3.sh >"$TEST_TMP/start.log" 2>&1; then
@@ -65,23 +72,23 @@ check "backupctl put binary under an odd name" "$CTL" storage put "$base/ours/$o
 mp=$(curl -fsS "$S3_PROXY_URL/__proxy/stats" | node -e 'let s="";process.stdin.on("data",c=>s+=c).on("end",()=>{const l=JSON.parse(s).log;console.log(l.filter(e=>e.method==="PUT"&&/partNumber=/.test(e.query)&&e.contentMd5&&/ours\/multi\.bin$/.test(e.path)).length)})')
 check "our multipart upload sent 4 parts, each with Content-MD5 (proxy log: $mp)" test "$mp" = 4
 
-"${AWS[@]}" s3 cp --only-show-errors "$base/ours/small.txt" "$TEST_TMP/a1" && check "awscli reads our small text byte-identical" cmp -s "$d/small.txt" "$TEST_TMP/a1" || not_ok "awscli reads our small text"
-"${AWS[@]}" s3 cp --only-show-errors "$base/ours/multi.bin" "$TEST_TMP/a2" && check "awscli reads our multipart object byte-identical" cmp -s "$d/ours-multi.bin" "$TEST_TMP/a2" || not_ok "awscli reads our multipart object"
-"${AWS[@]}" s3 cp --only-show-errors "$base/ours/$odd" "$TEST_TMP/a3" && check "awscli reads our odd-named binary byte-identical" cmp -s "$d/binary.bin" "$TEST_TMP/a3" || not_ok "awscli reads our odd-named binary"
-"${S3CMD[@]}" get --force "$base/ours/multi.bin" "$TEST_TMP/s1" && check "s3cmd reads our multipart object byte-identical" cmp -s "$d/ours-multi.bin" "$TEST_TMP/s1" || not_ok "s3cmd reads our multipart object"
-"${S3CMD[@]}" get --force "$base/ours/$odd" "$TEST_TMP/s2" && check "s3cmd reads our odd-named binary byte-identical" cmp -s "$d/binary.bin" "$TEST_TMP/s2" || not_ok "s3cmd reads our odd-named binary"
+same_bytes "awscli reads our small text" "$d/small.txt" "$TEST_TMP/a1" "${AWS[@]}" s3 cp --only-show-errors "$base/ours/small.txt" "$TEST_TMP/a1"
+same_bytes "awscli reads our multipart object" "$d/ours-multi.bin" "$TEST_TMP/a2" "${AWS[@]}" s3 cp --only-show-errors "$base/ours/multi.bin" "$TEST_TMP/a2"
+same_bytes "awscli reads our odd-named binary" "$d/binary.bin" "$TEST_TMP/a3" "${AWS[@]}" s3 cp --only-show-errors "$base/ours/$odd" "$TEST_TMP/a3"
+same_bytes "s3cmd reads our multipart object" "$d/ours-multi.bin" "$TEST_TMP/s1" "${S3CMD[@]}" get --force "$base/ours/multi.bin" "$TEST_TMP/s1"
+same_bytes "s3cmd reads our odd-named binary" "$d/binary.bin" "$TEST_TMP/s2" "${S3CMD[@]}" get --force "$base/ours/$odd" "$TEST_TMP/s2"
 listed=$("${AWS[@]}" s3api list-objects-v2 --bucket backups --prefix cross/ours/ --query 'Contents[].Key' --output text 2>&1)
 check "awscli lists our odd name exactly" grep -qF "cross/ours/$odd" <<<"$listed"
 
 # ---- they write, we read ----
-"${AWS[@]}" s3 cp --only-show-errors "$d/aws-multi.bin" "$base/theirs/aws-multi.bin" && ok "awscli put 9 MiB (multipart)" || not_ok "awscli put 9 MiB (multipart)"
-"${AWS[@]}" s3 cp --only-show-errors "$d/binary.bin" "$base/theirs/aws/$odd" && ok "awscli put an odd-named binary" || not_ok "awscli put an odd-named binary"
-"${S3CMD[@]}" put "$d/s3cmd-multi.bin" "$base/theirs/s3cmd-multi.bin" && ok "s3cmd put 11 MiB (multipart)" || not_ok "s3cmd put 11 MiB (multipart)"
-"${S3CMD[@]}" put "$d/small.txt" "$base/theirs/s3cmd/$odd" && ok "s3cmd put an odd-named text" || not_ok "s3cmd put an odd-named text"
-"$CTL" storage get "$base/theirs/aws-multi.bin" "$TEST_TMP/b1" && check "we read awscli's multipart object byte-identical" cmp -s "$d/aws-multi.bin" "$TEST_TMP/b1" || not_ok "we read awscli's multipart object"
-"$CTL" storage get "$base/theirs/aws/$odd" "$TEST_TMP/b2" && check "we read awscli's odd-named binary byte-identical" cmp -s "$d/binary.bin" "$TEST_TMP/b2" || not_ok "we read awscli's odd-named binary"
-"$CTL" storage get "$base/theirs/s3cmd-multi.bin" "$TEST_TMP/b3" && check "we read s3cmd's multipart object byte-identical" cmp -s "$d/s3cmd-multi.bin" "$TEST_TMP/b3" || not_ok "we read s3cmd's multipart object"
-"$CTL" storage get "$base/theirs/s3cmd/$odd" "$TEST_TMP/b4" && check "we read s3cmd's odd-named text byte-identical" cmp -s "$d/small.txt" "$TEST_TMP/b4" || not_ok "we read s3cmd's odd-named text"
+check "awscli put 9 MiB (multipart)" "${AWS[@]}" s3 cp --only-show-errors "$d/aws-multi.bin" "$base/theirs/aws-multi.bin"
+check "awscli put an odd-named binary" "${AWS[@]}" s3 cp --only-show-errors "$d/binary.bin" "$base/theirs/aws/$odd"
+check "s3cmd put 11 MiB (multipart)" "${S3CMD[@]}" put "$d/s3cmd-multi.bin" "$base/theirs/s3cmd-multi.bin"
+check "s3cmd put an odd-named text" "${S3CMD[@]}" put "$d/small.txt" "$base/theirs/s3cmd/$odd"
+same_bytes "we read awscli's multipart object" "$d/aws-multi.bin" "$TEST_TMP/b1" "$CTL" storage get "$base/theirs/aws-multi.bin" "$TEST_TMP/b1"
+same_bytes "we read awscli's odd-named binary" "$d/binary.bin" "$TEST_TMP/b2" "$CTL" storage get "$base/theirs/aws/$odd" "$TEST_TMP/b2"
+same_bytes "we read s3cmd's multipart object" "$d/s3cmd-multi.bin" "$TEST_TMP/b3" "$CTL" storage get "$base/theirs/s3cmd-multi.bin" "$TEST_TMP/b3"
+same_bytes "we read s3cmd's odd-named text" "$d/small.txt" "$TEST_TMP/b4" "$CTL" storage get "$base/theirs/s3cmd/$odd" "$TEST_TMP/b4"
 ours_ls=$("$CTL" storage ls "$base/theirs/aws/" 2>&1)
 check "we list awscli's odd name exactly" grep -qF "$odd" <<<"$ours_ls"
 

@@ -26,8 +26,8 @@
  *    nextPageToken, in UTF-8 byte order. DELETE answers 204, 404 JSON errors for missing objects.
  *  - Metadata server: GET /computeMetadata/v1/instance/service-accounts/default/token requires
  *    "Metadata-Flavor: Google" (403 otherwise).
- * Test hooks (not GCS): /_fake/faults (inject a dropped connection, a 5xx, a wrong md5Hash or
- * revoked tokens), /_fake/requests (request log without credentials), /_fake/stats,
+ * Test hooks (not GCS): /_fake/faults (inject a dropped connection, a 5xx, a wrong md5Hash, a
+ * flipped download byte or revoked tokens), /_fake/requests (request log without credentials), /_fake/stats,
  * /_fake/expire-tokens, /_fake/tokens (the fake tokens issued, so tests can grep logs for them).
  * Objects live under --dir (a temp directory); metadata lives in memory. Binds 127.0.0.1 only.
  */
@@ -391,7 +391,7 @@ function sendMedia(fake, req, res, rec) {
     'x-goog-metageneration': '1',
     'x-goog-stored-content-encoding': 'identity',
     'x-goog-stored-content-length': String(rec.size),
-    'x-goog-hash': `crc32c=${rec.crc32c},md5=${rec.md5}`,
+    'x-goog-hash': [`crc32c=${rec.crc32c}`, `md5=${rec.md5}`],   /* two header lines, as GCS sends them */
     'x-goog-storage-class': 'STANDARD',
     'Accept-Ranges': 'bytes',
   };
@@ -407,6 +407,14 @@ function sendMedia(fake, req, res, rec) {
   headers['Content-Length'] = String(rec.size === 0 ? 0 : end - start + 1);
   res.writeHead(status, headers);
   if (req.method === 'HEAD' || rec.size === 0) return res.end();
+  if (fake.takeFault('flip_download')) {     /* bit rot in transit: same headers, one byte changed */
+    const buf = Buffer.alloc(end - start + 1);
+    const fd = fs.openSync(rec.file, 'r');
+    fs.readSync(fd, buf, 0, buf.length, start);
+    fs.closeSync(fd);
+    buf[0] ^= 0x01;
+    return res.end(buf);
+  }
   const f = fake.takeFault('drop_download');
   const stream = fs.createReadStream(rec.file, { start, end });
   if (f) {

@@ -13,6 +13,7 @@
  * S3RVER access key is known (temporary keys are rewritten to it when forwarding).
  * Gaps left: multipart ETags are MD5 of the whole object (S3: MD5 of part MD5s + "-N"),
  * encoding-type=url is ignored, presigned (query) auth and aws-chunked bodies are refused.
+ * Virtual-host requests to <bucket>.localhost:<port> are forwarded in path style.
  *
  * Test hooks (no auth): GET /__proxy/stats, POST /__proxy/config with JSON
  *   { "batchDelete501": bool, "corruptEtag": n, "stsDurationS": n, "resetStats": true }.
@@ -257,7 +258,12 @@ function forward(req, res, body, tempKey, entry) {
   delete headers['expect'];
   if (tempKey)   // s3rver knows only its own key; it does not check V4 signatures itself
     headers['authorization'] = headers['authorization'].replace(/Credential=[^/]+\//, `Credential=${opts.upstreamKey}/`);
-  const up = http.request({ host: upHost, port: Number(upPort), method: req.method, path: req.url, headers }, (upRes) => {
+  // virtual-host style ("bucket.localhost:port", which curl resolves to loopback) is turned
+  // into path style for s3rver after the signature was checked on the original request
+  let upPath = req.url;
+  const vhost = /^([a-z0-9.-]+)\.localhost(:\d+)?$/.exec(req.headers['host'] || '');
+  if (vhost) upPath = `/${vhost[1]}${req.url}`;
+  const up = http.request({ host: upHost, port: Number(upPort), method: req.method, path: upPath, headers }, (upRes) => {
     const out = { ...upRes.headers };
     if (state.corruptEtag > 0 && req.method === 'PUT' && out['etag']) {
       state.corruptEtag--;

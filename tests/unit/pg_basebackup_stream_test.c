@@ -7,6 +7,7 @@
  * against tests/tools/fake_walsender.py (python3): the 13/14 dialect and protocol failures.
  */
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -24,6 +25,7 @@
 #include "bk_sink.h"
 #include "manifest_verifier.h"
 #include "pg_basebackup_stream.h"
+#include "tar_reader.h"
 
 /* ---------------------------------------------------------------- offline */
 
@@ -372,6 +374,7 @@ static const struct bk_sink_ops tar_sink_ops = { .name = "test-tar", .write = ta
 
 struct backup_ctx {
     char dir[512];
+    char tmp_root[64];         /* set when no PG_TEST_OUTDIR: removed by ctx_free */
     struct manifest_verifier *verifier;
     struct bk_sink *sink;
     struct bk_buf manifest;
@@ -487,14 +490,13 @@ static void ctx_init(struct backup_ctx *c, const char *name, enum manifest_check
     struct manifest_verifier_opts vopts = MANIFEST_VERIFIER_OPTS_INIT;
     struct bk_error err = BK_ERROR_INIT;
     const char *base = getenv("PG_TEST_OUTDIR");
-    static char tmpl[64];
 
     memset(c, 0, sizeof(*c));
     c->fail_begin_index = -1;
     if (base == NULL) {
-        snprintf(tmpl, sizeof(tmpl), "/tmp/bbstream.XXXXXX");
-        ck_assert_ptr_nonnull(mkdtemp(tmpl));
-        base = tmpl;
+        snprintf(c->tmp_root, sizeof(c->tmp_root), "/tmp/bbstream.XXXXXX");
+        ck_assert_ptr_nonnull(mkdtemp(c->tmp_root));
+        base = c->tmp_root;
     }
     snprintf(c->dir, sizeof(c->dir), "%s/%s", base, name);
     ck_assert(mkdir(c->dir, 0755) == 0 || errno == EEXIST);
@@ -507,6 +509,20 @@ static void ctx_free(struct backup_ctx *c)
 {
     manifest_verifier_free(c->verifier);
     bk_buf_free(&c->manifest);
+    if (c->tmp_root[0] != '\0') {
+        DIR *d = opendir(c->dir);
+        struct dirent *e;
+        char path[800];
+        while (d != NULL && (e = readdir(d)) != NULL) {
+            snprintf(path, sizeof(path), "%s/%s", c->dir, e->d_name);
+            if (e->d_name[0] != '.')
+                unlink(path);
+        }
+        if (d != NULL)
+            closedir(d);
+        rmdir(c->dir);
+        rmdir(c->tmp_root);
+    }
 }
 
 static const struct pgbb_handler ctx_handler = {
@@ -532,6 +548,51 @@ static uint64_t env_u64(const char *name)
     const char *v = getenv(name);
     ck_assert_msg(v != NULL, "%s not set", name);
     return strtoull(v, NULL, 10);
+}
+
+/* Second opinion: re-reads the archive files written to dir through lib/archive's tar_reader
+ * with manifest_verifier_tar_ops and checks them against the manifest. */
+static int reverify_files(const struct backup_ctx *c, enum manifest_checksum checksum,
+                          struct manifest_verify_report *rep, struct bk_error *err)
+{
+    struct manifest_verifier_opts vopts = MANIFEST_VERIFIER_OPTS_INIT;
+    struct manifest_verifier *v = NULL;
+    DIR *d = opendir(c->dir);
+    struct dirent *e;
+    int rc;
+
+    ck_assert_ptr_nonnull(d);
+    vopts.checksum = checksum;
+    ck_assert_int_eq(manifest_verifier_new(&v, &vopts, err), BK_OK);
+    while ((e = readdir(d)) != NULL) {
+        struct tar_reader_opts topts = TAR_READER_OPTS_INIT;
+        struct bk_sink *reader = NULL;
+        char path[800], buf[65536];
+        ssize_t n;
+        int fd;
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 4, ".tar") != 0)
+            continue;
+        ck_assert_int_eq(manifest_verifier_archive_begin(
+                             v, strcmp(e->d_name, "base.tar") == 0 ? 0 : (uint32_t)strtoul(e->d_name, NULL, 10),
+                             err), BK_OK);
+        topts.ops = &manifest_verifier_tar_ops;
+        topts.payload = v;
+        topts.name_for_errors = e->d_name;
+        ck_assert_int_eq(tar_reader_new(&reader, &topts, err), BK_OK);
+        snprintf(path, sizeof(path), "%s/%s", c->dir, e->d_name);
+        fd = open(path, O_RDONLY);
+        ck_assert_int_ge(fd, 0);
+        while ((n = read(fd, buf, sizeof(buf))) > 0)
+            ck_assert_int_eq(bk_sink_write(reader, buf, (size_t)n, err), BK_OK);
+        close(fd);
+        ck_assert_int_eq(bk_sink_finish(reader, err), BK_OK);
+        bk_sink_free(reader);
+    }
+    closedir(d);
+    rc = manifest_verifier_check(rep, v, c->manifest.data, c->manifest.len, err);
+    manifest_verifier_free(v);
+    return rc;
 }
 
 /* A full, verified backup of the server behind conninfo; shared by the primary/standby cases. */
@@ -593,6 +654,11 @@ static void check_full_backup(const char *conninfo, const char *name, enum manif
     ck_assert_uint_eq(rep.wal_timeline, 1);
     ck_assert_uint_eq(rep.wal_start_lsn, r.start_lsn);
     ck_assert_uint_eq(rep.wal_end_lsn, r.stop_lsn);
+
+    memset(&rep, 0, sizeof(rep));
+    rc = reverify_files(&c, checksum, &rep, &err);
+    ck_assert_msg(rc == BK_OK, "re-verify with tar_reader: %s", err.message);
+    ck_assert_uint_eq(rep.files_ok, rep.files_in_manifest);
 
     ck_assert_int_eq(pgbb_backup_name(bname, sizeof(bname), &r, &err), BK_OK);
     if (primary) {
@@ -659,6 +725,9 @@ START_TEST(test_corrupt_member)
                                   "0 unexpected): \"PG_VERSION\": checksum differs from the manifest");
     ck_assert_uint_eq(rep.mismatched, 1);
     ck_assert_uint_eq(rep.files_ok, rep.files_in_manifest - 1);
+    /* the corrupted byte is in the written archive too */
+    ck_assert_int_eq(reverify_files(&c, MANIFEST_CHECKSUM_SHA256, &rep, &err), BK_ECORRUPT);
+    ck_assert_str_eq(err.object, "PG_VERSION");
     pgbb_result_clear(&r);
     ctx_free(&c);
 }
@@ -827,6 +896,8 @@ static void fake_check_complete(struct backup_ctx *c, struct pgbb_result *r, int
     ck_assert_uint_eq(rep.files_in_manifest, 5);
     ck_assert_uint_eq(rep.files_ok, 5);
     ck_assert_uint_eq(rep.wal_end_lsn, r->stop_lsn);
+    ck_assert_int_eq(reverify_files(c, MANIFEST_CHECKSUM_SHA256, &rep, &err), BK_OK);
+    ck_assert_uint_eq(rep.files_ok, 5);
 }
 
 START_TEST(test_fake_legacy_ok)

@@ -573,6 +573,52 @@ START_TEST(test_aborted_stream_leaves_nothing)
 }
 END_TEST
 
+START_TEST(test_virtual_host_style_and_object_headers)
+{
+    struct storage *st;
+    struct bk_error err = BK_ERROR_INIT;
+    char endpoint[128];
+    size_t len = 2 * 256 * 1024 + 1;
+    uint8_t *data = malloc(len);
+    json_object *stats, *log = NULL;
+    int signed_sse = 0;
+    /* http://backups.localhost:<port>/key - libcurl resolves *.localhost to loopback */
+    snprintf(endpoint, sizeof(endpoint), "http://localhost:%s", strrchr(getenv("S3_PROXY_URL"), ':') + 1);
+    env_override("AWS_ENDPOINT", endpoint);
+    env_override("AWS_S3_FORCE_PATH_STYLE", "false");
+    env_override("WALG_S3_SSE", "AES256");
+    env_override("WALG_S3_STORAGE_CLASS", "STANDARD_IA");
+    st = must_open();
+    fill(data, len, 6);
+    ck_assert_msg(storage_put_buf(st, "vhost.bin", data, 10, NULL, &err) == BK_OK, "%s", err.message);
+    put_stream(st, "vhost-mp.bin", data, len, len);
+    expect_content(st, "vhost-mp.bin", data, len);
+    stats = proxy_call("GET", "/__proxy/stats", NULL);
+    ck_assert_int_eq(stat_field(stats, "rejected"), 0);
+    ck_assert(json_object_object_get_ex(stats, "log", &log));
+    for (size_t i = 0; i < json_object_array_length(log); i++) {
+        json_object *e = json_object_array_get_idx(log, i), *path, *query, *sh;
+        const char *q;
+        json_object_object_get_ex(e, "path", &path);
+        json_object_object_get_ex(e, "query", &query);
+        json_object_object_get_ex(e, "signedHeaders", &sh);
+        q = json_object_get_string(query);
+        /* no bucket in the path: it is in the host name */
+        ck_assert_msg(strncmp(json_object_get_string(path), "/backups/", 9) != 0, "path style used: %s",
+                      json_object_get_string(path));
+        if (strstr(json_object_get_string(sh), "x-amz-server-side-encryption") != NULL) {
+            ck_assert_ptr_nonnull(strstr(json_object_get_string(sh), "x-amz-storage-class"));
+            ck_assert_msg(strstr(q, "partNumber=") == NULL, "SSE header on a part");
+            signed_sse++;
+        }
+    }
+    ck_assert_int_eq(signed_sse, 2);   /* the single PUT and CreateMultipartUpload */
+    json_object_put(stats);
+    free(data);
+    storage_close(st);
+}
+END_TEST
+
 static Suite *s3_driver_suite(void)
 {
     Suite *s = suite_create("s3_driver");
@@ -593,6 +639,7 @@ static Suite *s3_driver_suite(void)
     tcase_add_test(tc, test_web_identity_caches_and_refreshes);
     tcase_add_test(tc, test_web_identity_bad_token);
     tcase_add_test(tc, test_aborted_stream_leaves_nothing);
+    tcase_add_test(tc, test_virtual_host_style_and_object_headers);
     suite_add_tcase(s, tc);
     return s;
 }
