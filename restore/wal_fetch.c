@@ -400,6 +400,33 @@ static int cache_take(const char *state_dir, const char *name, const char *dest,
     }
 }
 
+/* True when fewer than half of the next opts->prefetch segments are cached or being fetched:
+ * only then is a prefetch process started, so in steady recovery one process fetches a batch
+ * instead of one process (fork + fork) being paid for on every call. */
+static bool prefetch_wanted(const char *state_dir, const char *name, const struct wal_fetch_opts *opts)
+{
+    char next[25];
+    const char *prev = name;
+    unsigned ready = 0;
+    for (unsigned i = 0; i < opts->prefetch; i++) {
+        char path[PATH_MAX];
+        struct bk_error ignored = BK_ERROR_INIT;
+        if (walg_wal_name_next(prev, opts->seg_size, next, &ignored) != BK_OK)
+            break;
+        snprintf(path, sizeof(path), "%s/" WAL_FETCH_PREFETCH_SUBDIR "/%s", state_dir, next);
+        if (access(path, F_OK) == 0)
+            ready++;
+        else {
+            snprintf(path, sizeof(path), "%s/" WAL_FETCH_PREFETCH_SUBDIR "/" WAL_PREFETCH_LOCK_SUBDIR "/%s",
+                     state_dir, next);
+            if (wal_prefetch_lock_busy(path))
+                ready++;
+        }
+        prev = next;
+    }
+    return ready * 2 < opts->prefetch;
+}
+
 int wal_fetch_file(struct storage *st, const char *name, const char *dest,
                    const struct wal_fetch_opts *opts, struct wal_fetch_result *out,
                    struct bk_error *err)
@@ -440,7 +467,8 @@ int wal_fetch_file(struct storage *st, const char *name, const char *dest,
         if (rc != BK_OK)
             return rc;
     }
-    if (kind == WALG_WAL_SEGMENT && o.prefetch > 0 && o.prefetch_storage != NULL)
+    if (kind == WALG_WAL_SEGMENT && o.prefetch > 0 && o.prefetch_storage != NULL &&
+        prefetch_wanted(state_dir, name, &o))
         res.prefetch_started = wal_prefetch_spawn(name, state_dir, &o);
     res.elapsed_ms = bk_time_mono_ms() - start_ms;
     if (res.from_cache)

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include <libpq-fe.h>
 
@@ -559,8 +558,10 @@ int pgbb_run(struct pgbb_result *out, const char *conninfo, const struct pgbb_op
 
     memset(out, 0, sizeof(*out));
     snprintf(st.object, sizeof(st.object), "postgres");
-    if (handler == NULL || handler->archive_begin == NULL || handler->archive_end == NULL) {
-        rc = bk_error_set(err, BK_EINVAL, "pgbb_run", NULL, "handler needs archive_begin and archive_end");
+    if (handler == NULL || handler->archive_begin == NULL || handler->archive_end == NULL ||
+        (handler->manifest_begin != NULL && handler->manifest_end == NULL)) {
+        rc = bk_error_set(err, BK_EINVAL, "pgbb_run", NULL,
+                          "handler needs archive_begin, archive_end and, with manifest_begin, manifest_end");
         goto out;
     }
     snprintf(out->label, sizeof(out->label), "%s", opts->label != NULL ? opts->label : "");

@@ -56,7 +56,11 @@ struct pgbb_archive {
 
 /* Callbacks; payload is handler->payload. The stream only calls bk_sink_write on the sinks it is
  * given: finishing, aborting and freeing them is the handler's job (in archive_end/archive_abort
- * and manifest_end/manifest_abort), because one chain may span several archives. */
+ * and manifest_end/manifest_abort), because one chain may span several archives.
+ * Sequence per archive: archive_begin, writes, then exactly one of archive_end (the server went on
+ * normally after the archive) or archive_abort (the backup failed while it was open). A begin that
+ * fails gets neither: the handler cleans up before returning the error. Same for the manifest.
+ * An archive_end that fails ends the backup with its code (no abort follows). */
 struct pgbb_handler {
     /* Required. *out = where this archive's raw tar bytes go. */
     int (*archive_begin)(struct bk_sink **out, const struct pgbb_archive *archive, void *payload,
@@ -67,7 +71,7 @@ struct pgbb_handler {
     void (*archive_abort)(const struct pgbb_archive *archive, void *payload);
     /* Optional (without it the manifest is read and dropped). *out receives backup_manifest. */
     int (*manifest_begin)(struct bk_sink **out, void *payload, struct bk_error *err);
-    int (*manifest_end)(void *payload, struct bk_error *err);
+    int (*manifest_end)(void *payload, struct bk_error *err);    /* required with manifest_begin */
     void (*manifest_abort)(void *payload);
     /* Optional. done_bytes: archive bytes so far; total_bytes: server estimate (0 if unknown). */
     void (*progress)(uint64_t done_bytes, uint64_t total_bytes, void *payload);

@@ -18,8 +18,6 @@
 #include "bk_log.h"
 #include "bk_str.h"
 
-#define SIZE_UNKNOWN UINT64_MAX
-
 /* CRC32C (Castagnoli, reflected polynomial 0x82F63B78), byte-at-a-time table. */
 static const uint32_t crc32c_table[256] = {
     0x00000000, 0xf26b8303, 0xe13b70f7, 0x1350f3f4, 0xc79a971f, 0x35f1141c,
@@ -299,14 +297,21 @@ static int parse_committed(const struct bk_http_response *resp, const char *key,
     return BK_OK;
 }
 
-/* Applies a 308 or 2xx reply for the part [part_start, part_end) to the upload state. */
+/* The part being sent: bytes [start, end) of the object; is_last closes the upload. */
+struct part_span {
+    uint64_t start;
+    uint64_t end;
+    bool is_last;
+};
+
+/* Applies a 308 or 2xx reply for the part to the upload state. */
 static int apply_reply(struct gcs_upload *u, const struct bk_http_response *resp,
-                       uint64_t part_start, uint64_t part_end, bool is_last, struct bk_error *err)
+                       const struct part_span *span, struct bk_error *err)
 {
     uint64_t committed = 0;
     int rc;
     if (resp->status == 200 || resp->status == 201) {
-        if (!is_last)
+        if (!span->is_last)
             return bk_error_set(err, BK_EPROTO, "gcs_upload_part", u->key,
                                 "GCS finished the upload of \"%s\" before its last part was sent", u->key);
         if ((rc = gcs_json_parse_object(&u->object, (const char *)resp->body.data, resp->body.len, u->key, err)) != BK_OK)
@@ -317,69 +322,86 @@ static int apply_reply(struct gcs_upload *u, const struct bk_http_response *resp
     }
     if ((rc = parse_committed(resp, u->key, &committed, err)) != BK_OK)
         return rc;
-    if (committed < part_start || committed > part_end)
+    if (committed < span->start || committed > span->end)
         return bk_error_set(err, BK_EPROTO, "gcs_upload_part", u->key,
                             "GCS reports %" PRIu64 " bytes persisted for \"%s\", outside the part we sent (bytes %" PRIu64 "-%" PRIu64 "); data was lost",
-                            committed, u->key, part_start, part_end);
+                            committed, u->key, span->start, span->end);
     u->committed = committed;
     return BK_OK;
 }
 
-/* PUTs data (len may be 0) at offset first of the session; total SIZE_UNKNOWN = not the end.
- * With query set, sends the empty "bytes * / *" status query instead (retried by bk_http). */
-static int put_session(struct gcs_upload *u, const void *data, size_t len, uint64_t first,
-                       uint64_t total, bool query, struct bk_http_response *resp,
-                       struct bk_http_request *req, struct bk_error *err)
+/* One PUT to the session URI: a chunk, a finalize or a status query. req is filled for error
+ * reporting (its headers are gone once session_put returns). */
+struct session_put {
+    const char *op;
+    char content_range[96];
+    char goog_hash[80];         /* "" = no X-Goog-Hash */
+    const void *body;
+    size_t body_len;
+    bool http_retries;          /* status queries only: chunks are resent by gcs_upload_part */
+    struct bk_http_request req;
+};
+
+static int session_put(struct gcs_upload *u, struct session_put *sp, struct bk_http_response *resp,
+                       struct bk_error *err)
 {
     struct bk_http_headers headers;
-    char range[96];
-    char total_text[32] = "*";
     int rc;
-
     bk_http_headers_init(&headers);
-    if (total != SIZE_UNKNOWN)
-        snprintf(total_text, sizeof(total_text), "%" PRIu64, total);
-    if (query)
-        snprintf(range, sizeof(range), "bytes */*");
-    else if (len == 0)
-        snprintf(range, sizeof(range), "bytes */%s", total_text);
-    else
-        snprintf(range, sizeof(range), "bytes %" PRIu64 "-%" PRIu64 "/%s", first, first + len - 1, total_text);
-    if ((rc = bk_http_headers_add(&headers, "Content-Range", range, err)) != BK_OK)
+    if ((rc = bk_http_headers_add(&headers, "Content-Range", sp->content_range, err)) != BK_OK ||
+        (sp->goog_hash[0] != '\0' && (rc = bk_http_headers_add(&headers, "X-Goog-Hash", sp->goog_hash, err)) != BK_OK))
         goto out;
-    if (!query && len > 0 && total != SIZE_UNKNOWN && first + len == total) {
+    memset(&sp->req, 0, sizeof(sp->req));
+    sp->req.op = sp->op;
+    sp->req.object = u->key;
+    sp->req.method = "PUT";
+    sp->req.url = u->session_uri;
+    sp->req.headers = &headers;
+    sp->req.body = sp->body;
+    sp->req.body_len = sp->body_len;
+    sp->req.send_body = true;
+    sp->req.no_retry = !sp->http_retries;
+    rc = gcs_request(u->d, &sp->req, resp, err);
+out:
+    sp->req.headers = NULL;
+    bk_http_headers_free(&headers);
+    return rc;
+}
+
+/* Sends the rest of the part from the server's committed offset (Content-Range "bytes a-b/" plus "*", or the
+ * total on the last part; "bytes * /<total>" when only the finalize is missing). */
+static int send_chunk(struct gcs_upload *u, const uint8_t *part, const struct part_span *span,
+                      struct session_put *sp, struct bk_http_response *resp, struct bk_error *err)
+{
+    uint64_t first = u->committed;
+    size_t len = (size_t)(span->end - first);
+    char total[32] = "*";
+    memset(sp, 0, sizeof(*sp));
+    sp->op = "gcs_upload_part";
+    sp->body = part + (first - span->start);
+    sp->body_len = len;
+    if (span->is_last)
+        snprintf(total, sizeof(total), "%" PRIu64, span->end);
+    if (len == 0)
+        snprintf(sp->content_range, sizeof(sp->content_range), "bytes */%s", total);
+    else
+        snprintf(sp->content_range, sizeof(sp->content_range), "bytes %" PRIu64 "-%" PRIu64 "/%s",
+                 first, span->end - 1, total);
+    if (span->is_last) {
         /* the final request carries the whole object's checksums, as GCS's own clients do */
         uint8_t md5[BK_MD5_LEN];
         char md5_b64[32];
         char crc_b64[16];
-        char hash[80];
         unsigned int n = 0;
         EVP_MD_CTX *copy = EVP_MD_CTX_new();
         if (copy != NULL && EVP_MD_CTX_copy_ex(copy, u->md5) == 1 && EVP_DigestFinal_ex(copy, md5, &n) == 1) {
             bk_base64_encode(md5, sizeof(md5), md5_b64);
             crc32c_base64(u->crc32c, crc_b64);
-            snprintf(hash, sizeof(hash), "crc32c=%s,md5=%s", crc_b64, md5_b64);
-            rc = bk_http_headers_add(&headers, "X-Goog-Hash", hash, err);
+            snprintf(sp->goog_hash, sizeof(sp->goog_hash), "crc32c=%s,md5=%s", crc_b64, md5_b64);
         }
         EVP_MD_CTX_free(copy);
-        if (rc != BK_OK)
-            goto out;
     }
-    memset(req, 0, sizeof(*req));
-    req->op = query ? "gcs_upload_status" : "gcs_upload_part";
-    req->object = u->key;
-    req->method = "PUT";
-    req->url = u->session_uri;
-    req->headers = &headers;
-    req->body = data;
-    req->body_len = len;
-    req->send_body = true;
-    req->no_retry = !query;   /* chunks are retried here, from the server's committed offset */
-    rc = gcs_request(u->d, req, resp, err);
-out:
-    req->headers = NULL;
-    bk_http_headers_free(&headers);
-    return rc;
+    return session_put(u, sp, resp, err);
 }
 
 static bool status_retryable(long status)
@@ -387,20 +409,23 @@ static bool status_retryable(long status)
     return status == 408 || status == 429 || status >= 500;
 }
 
-/* Asks the session how much it has (after a failed chunk). */
-static int query_status(struct gcs_upload *u, uint64_t part_start, uint64_t part_end, bool is_last,
-                        struct bk_error *err)
+/* Asks the session how much it has (after a failed chunk): an empty PUT, "bytes * / *". */
+static int query_status(struct gcs_upload *u, const struct part_span *span, struct bk_error *err)
 {
     struct bk_http_response resp;
-    struct bk_http_request req;
+    struct session_put sp;
     int rc;
     bk_http_response_init(&resp);
-    rc = put_session(u, NULL, 0, 0, SIZE_UNKNOWN, true, &resp, &req, err);
+    memset(&sp, 0, sizeof(sp));
+    sp.op = "gcs_upload_status";
+    snprintf(sp.content_range, sizeof(sp.content_range), "bytes */*");
+    sp.http_retries = true;
+    rc = session_put(u, &sp, &resp, err);
     if (rc == BK_OK) {
         if (resp.status == 308 || resp.status == 200 || resp.status == 201)
-            rc = apply_reply(u, &resp, part_start, part_end, is_last, err);
+            rc = apply_reply(u, &resp, span, err);
         else
-            rc = gcs_error_from_response(err, &req, &resp);
+            rc = gcs_error_from_response(err, &sp.req, &resp);
     }
     bk_http_response_free(&resp);
     return rc;
@@ -411,15 +436,14 @@ int gcs_upload_part(struct storage_upload *up, unsigned part_no, const void *dat
 {
     struct gcs_upload *u = (struct gcs_upload *)up;
     struct gcs_driver *d = u->d;
-    uint64_t part_start = u->sent;
-    uint64_t part_end = part_start + len;
+    struct part_span span = { u->sent, u->sent + len, is_last };
     int failures = 0;
     int rc = BK_OK;
 
-    if (u->finalized || u->committed != part_start)
+    if (u->finalized || u->committed != span.start)
         return bk_error_set(err, BK_EINTERNAL, "gcs_upload_part", u->key,
                             "part %u of \"%s\" sent out of order (server has %" PRIu64 " bytes, part starts at %" PRIu64 ")",
-                            part_no, u->key, u->committed, part_start);
+                            part_no, u->key, u->committed, span.start);
     if (!is_last && len % GCS_CHUNK_GRANULE_BYTES != 0)
         return bk_error_set(err, BK_EINVAL, "gcs_upload_part", u->key,
                             "part %u of \"%s\" has %zu bytes; GCS needs multiples of 256 KiB before the last part", part_no, u->key, len);
@@ -427,25 +451,24 @@ int gcs_upload_part(struct storage_upload *up, unsigned part_no, const void *dat
         EVP_DigestUpdate(u->md5, data, len);
     u->crc32c = gcs_crc32c_update(u->crc32c, data, len);
 
-    while (!u->finalized && !(!is_last && u->committed == part_end)) {
+    /* a middle part is done when all its bytes are persisted; the last when the object exists */
+    while (!u->finalized && !(!is_last && u->committed == span.end)) {
         struct bk_http_response resp;
-        struct bk_http_request req;
+        struct session_put sp;
         uint64_t before = u->committed;
-        size_t pos = (size_t)(u->committed - part_start);
         bool failed;
 
         bk_http_response_init(&resp);
-        rc = put_session(u, (const uint8_t *)data + pos, len - pos, u->committed,
-                         is_last ? part_end : SIZE_UNKNOWN, false, &resp, &req, err);
+        rc = send_chunk(u, data, &span, &sp, &resp, err);
         if (rc == BK_OK && (resp.status == 308 || resp.status == 200 || resp.status == 201)) {
-            rc = apply_reply(u, &resp, part_start, part_end, is_last, err);
+            rc = apply_reply(u, &resp, &span, err);
             /* a 308 that moved nothing forward counts as a failed attempt */
-            failed = rc == BK_OK && !u->finalized && u->committed == before && u->committed != part_end;
+            failed = rc == BK_OK && !u->finalized && u->committed == before && u->committed != span.end;
             if (failed)
                 bk_error_set(err, BK_EPROTO, "gcs_upload_part", u->key, "GCS accepted none of bytes %" PRIu64 "-%" PRIu64 " of \"%s\"",
-                             before, part_end, u->key);
+                             before, span.end, u->key);
         } else if (rc == BK_OK) {
-            rc = gcs_error_from_response(err, &req, &resp);
+            rc = gcs_error_from_response(err, &sp.req, &resp);
             failed = status_retryable(resp.status);
         } else {
             failed = err->retryable;   /* dropped connection, timeout; not a token failure */
@@ -464,12 +487,12 @@ int gcs_upload_part(struct storage_upload *up, unsigned part_no, const void *dat
         bk_log(BK_LOG_WARN, "gcs_upload_retry", "part %u of \"%s\" at byte %" PRIu64 ": %s; checking the session and resending (attempt %d of %d)",
                part_no, u->key, u->committed, err->message, failures + 1, d->max_attempts);
         gcs_backoff_sleep(d, failures);
-        rc = query_status(u, part_start, part_end, is_last, err);
+        rc = query_status(u, &span, err);
         if (rc != BK_OK && !err->retryable)
             return rc;
         bk_error_clear(err);
     }
-    u->sent = part_end;
+    u->sent = span.end;
     return BK_OK;
 }
 

@@ -96,8 +96,10 @@ check "we list awscli's odd name exactly" grep -qF "$odd" <<<"$ours_ls"
 out=$(AWS_SECRET_ACCESS_KEY=wrong-secret-crosscheck "$CTL" storage put "$base/ours/denied.txt" "$d/small.txt" 2>&1); rc=$?
 check "backupctl with a wrong secret exits non-zero (rc=$rc)" test "$rc" -ne 0
 check "backupctl names SignatureDoesNotMatch" grep -q SignatureDoesNotMatch <<<"$out"
+# shellcheck disable=SC2016  # $1 is expanded by the inner bash
 check "backupctl does not print the secret" bash -c '! grep -q wrong-secret-crosscheck <<<"$1"' _ "$out"
 out=$(AWS_SECRET_ACCESS_KEY=wrong-secret-crosscheck "${AWS[@]}" s3 ls "$base/" 2>&1); rc=$?
+# shellcheck disable=SC2016  # $1/$2 are expanded by the inner bash
 check "awscli with a wrong secret is refused with SignatureDoesNotMatch (the proxy checks)" \
   bash -c '[ "$1" -ne 0 ] && grep -q SignatureDoesNotMatch <<<"$2"' _ "$rc" "$out"
 out=$("$CTL" storage get "$base/ours/denied.txt" "$TEST_TMP/none" 2>&1); rc=$?

@@ -8,8 +8,10 @@
 #
 # Everything lives in one temp dir, $PG_H_ROOT = mktemp -d ${TEST_TMP:-/tmp}/pgh.XXXXXX, owned by
 # that user: data dirs (a DIR argument without a leading / is a name inside it), logs in log/,
-# the unix sockets, copied binaries in bin/. pg_h_cleanup stops every server started here and
-# removes the dir; callers register it: `trap pg_h_cleanup EXIT`.
+# the unix sockets, copied binaries in bin/. If the pg user cannot enter TEST_TMP (a root-owned
+# 0700 dir, a repo under /root), /tmp is used instead. pg_h_cleanup stops every server started
+# here and removes the dir (data dirs given as absolute paths elsewhere are stopped, not removed);
+# callers register it: `trap pg_h_cleanup EXIT`.
 #
 # Project binaries: the repo may sit under /root (mode 0700), which the pg user cannot enter.
 # Rather than chmod o+x on the caller's parent dirs (changes the machine outside the test),
