@@ -13,6 +13,8 @@ static const struct ctl_command commands[] = {
     { "backup-push", "take a base backup over the replication protocol", cmd_backup_push },
     { "backup-fetch", "restore a base backup into an empty directory (PITR settings)", cmd_backup_fetch },
     { "backup-list", "list backups like wal-g backup-list", cmd_backup_list },
+    { "backup-mark", "mark a backup permanent (or --impermanent)", cmd_backup_mark },
+    { "delete", "retention: retain N | before NAME|TIME (dry run unless --confirm)", cmd_delete },
     { "storage", "ls|put|get|rm|stat|check objects in a storage URL", cmd_storage },
     /* WAL archiving (cmd_wal.c) */
     { "wal-push", "archive one WAL file (archive_command 'backupctl wal-push %p')", cmd_wal_push },

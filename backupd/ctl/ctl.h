@@ -31,6 +31,8 @@ int cmd_storage(int argc, char **argv, struct bk_error *err);
 int cmd_backup_push(int argc, char **argv, struct bk_error *err);
 int cmd_backup_fetch(int argc, char **argv, struct bk_error *err);
 int cmd_backup_list(int argc, char **argv, struct bk_error *err);
+int cmd_delete(int argc, char **argv, struct bk_error *err);
+int cmd_backup_mark(int argc, char **argv, struct bk_error *err);
 
 /* WAL archiving (cmd_wal.c) */
 int cmd_wal_push(int argc, char **argv, struct bk_error *err);

@@ -28,7 +28,9 @@ void bk_time_format_rfc3339(int64_t us, int frac_digits, char *out, size_t out_c
     char base[32];
     char fraction[16] = "";
     gmtime_r(&secs, &tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    /* not strftime's %Y: it prints year 1 (Go's zero time) as "1", not "0001" */
+    snprintf(base, sizeof(base), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     if (frac_digits > 0) {
         int64_t scaled = frac;
         int len;

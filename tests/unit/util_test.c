@@ -26,6 +26,9 @@ START_TEST(test_rfc3339_format_like_go)
     ck_assert_str_eq(out, "2025-06-01T01:00:02.123Z");
     bk_time_format_rfc3339(us, 0, out, sizeof(out));
     ck_assert_str_eq(out, "2025-06-01T01:00:02Z");
+    /* Go's zero time, which WAL-G writes for an unknown start_time */
+    bk_time_format_rfc3339(-62135596800LL * 1000000, 6, out, sizeof(out));
+    ck_assert_str_eq(out, "0001-01-01T00:00:00Z");
 }
 END_TEST
 
