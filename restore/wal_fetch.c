@@ -469,7 +469,7 @@ int wal_fetch_file(struct storage *st, const char *name, const char *dest,
     }
     if (kind == WALG_WAL_SEGMENT && o.prefetch > 0 && o.prefetch_storage != NULL &&
         prefetch_wanted(state_dir, name, &o))
-        res.prefetch_started = wal_prefetch_spawn(name, state_dir, &o);
+        res.prefetch_pid = (int)wal_prefetch_spawn(name, state_dir, &o);
     res.elapsed_ms = bk_time_mono_ms() - start_ms;
     if (res.from_cache)
         bk_log(BK_LOG_INFO, "wal_fetch", "fetched %s from the prefetch cache (%" PRIu64 " bytes, %"

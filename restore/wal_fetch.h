@@ -42,7 +42,8 @@ struct wal_fetch_result {
     uint64_t stored_bytes;      /* size of the object downloaded; 0 when served from the cache */
     char key[256];              /* object read ("" when served from the cache) */
     bool from_cache;            /* taken from the prefetch cache by rename */
-    bool prefetch_started;      /* a background prefetch process was started */
+    int prefetch_pid;           /* pid of the prefetch process started, 0 if none: a child of
+                                 * the caller, which a long-lived caller reaps (waitpid) */
     int64_t elapsed_ms;
 };
 
@@ -60,8 +61,10 @@ struct wal_fetch_result {
  * error dest is neither created nor changed. Logs one info line on success; errors are left
  * to the caller. out may be NULL.
  *
- * The prefetch process is started with fork() (twice, then setsid), so call this from a
- * single-threaded process: backupctl, not a daemon with worker threads.
+ * The prefetch process is started with fork() + setsid() and is not waited for; call this
+ * from a single-threaded process (backupctl), and reap out->prefetch_pid if you live on. Only
+ * when fewer than half of the next opts->prefetch segments are cached or being fetched is a
+ * new process started.
  */
 int wal_fetch_file(struct storage *st, const char *name, const char *dest,
                    const struct wal_fetch_opts *opts, struct wal_fetch_result *out,

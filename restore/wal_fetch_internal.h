@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "wal_fetch.h"
 
@@ -31,8 +32,8 @@ int wal_fetch_mkdir_p(const char *dir, struct bk_error *err);
 /* True when the lock file exists, its holder process is alive and it is not stale. */
 bool wal_prefetch_lock_busy(const char *lock_path);
 
-/* Starts the detached prefetch process for the segments after name. Returns true when the
- * process was started. Failures are logged as warnings (prefetching is an optimisation). */
-bool wal_prefetch_spawn(const char *name, const char *state_dir, const struct wal_fetch_opts *opts);
+/* Starts the detached prefetch process for the segments after name; returns its pid, or 0
+ * when it could not be started (logged as a warning: prefetching is an optimisation). */
+pid_t wal_prefetch_spawn(const char *name, const char *state_dir, const struct wal_fetch_opts *opts);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * WAL prefetch: a detached process (fork, setsid, fork) downloads the segments after the one
+ * WAL prefetch: a detached process (fork, setsid) downloads the segments after the one
  * just fetched into <pg_wal>/.backupd/prefetch/, so recovery does not wait on the network for
  * each segment. One O_EXCL lock file per segment keeps concurrent prefetchers (one is started
  * per restore_command call) from downloading the same segment twice.
@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -246,39 +245,34 @@ static void child_redirect(const char *state_dir)
     closefrom(3);
 }
 
-bool wal_prefetch_spawn(const char *name, const char *state_dir, const struct wal_fetch_opts *opts)
+pid_t wal_prefetch_spawn(const char *name, const char *state_dir, const struct wal_fetch_opts *opts)
 {
     struct bk_error err = BK_ERROR_INIT;
     pid_t pid;
-    int status = 0;
     if (wal_fetch_mkdir_p(state_dir, &err) != BK_OK) {
         bk_log_error(BK_LOG_WARN, "wal_prefetch", &err);
-        return false;
+        return 0;
     }
     fflush(stdout);
     fflush(stderr);
+    /* One fork, not two: restore_command waits for us, and the parent must not wait for an
+     * intermediate process to be scheduled (that cost milliseconds on a busy host). The child
+     * is ours until we exit; backupctl exits right away and init adopts it. */
     pid = fork();
     if (pid < 0) {
         bk_log(BK_LOG_WARN, "wal_prefetch", "cannot start the prefetch process: %s", strerror(errno));
-        return false;
+        return 0;
     }
-    if (pid > 0) {
-        /* the middle process exits at once; reaping it leaves no zombie behind */
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-            ;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    }
-    /* middle process: new session (out of the restore_command's process group, so a
-     * `timeout` wrapper that kills the group does not kill the prefetch), then fork again */
-    if (setsid() < 0 || (pid = fork()) < 0)
-        _exit(1);
     if (pid > 0)
-        _exit(0);
-    /* the prefetch process: never returns into the caller's stack (it is a copy of it) */
+        return pid;
+    /* the prefetch process: a new session, out of the restore_command's process group, so a
+     * `timeout` wrapper that signals the group does not kill it. It never returns into the
+     * caller's stack (it is a copy of it): it ends with _exit. */
     {
         struct storage *st = NULL;
         struct wal_prefetch_result res;
         int rc;
+        (void)setsid();
         child_redirect(state_dir);
         rc = storage_open(&st, opts->prefetch_storage, &err);
         if (rc == BK_OK)

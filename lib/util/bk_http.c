@@ -302,7 +302,8 @@ static bool header_is_secret(const char *line)
 {
     static const char *secret_names[] = { "authorization:", "x-amz-security-token:", "x-ms-",
                                           "x-goog-api-key:", "proxy-authorization:", "cookie:",
-                                          "set-cookie:", "metadata-flavor:" };
+                                          "set-cookie:", "metadata-flavor:",
+                                          "x-guploader-uploadid:" /* GCS upload sessions accept chunks without a token */ };
     for (size_t i = 0; i < sizeof(secret_names) / sizeof(secret_names[0]); i++) {
         if (strncasecmp(line, secret_names[i], strlen(secret_names[i])) == 0)
             return true;
@@ -334,7 +335,11 @@ static int on_debug(CURL *handle, curl_infotype type, char *data, size_t size, v
         memcpy(line, data, shown);
         line[shown] = '\0';
         if (shown > 0) {
-            if (header_is_secret(line)) {
+            if (strncasecmp(line, "location:", 9) == 0 && strchr(line, '?') != NULL) {
+                /* a resumable-upload session URI is a credential: keep only its path */
+                char *q = strchr(line, '?');
+                snprintf(q, sizeof(line) - (size_t)(q - line), "?[query redacted]");
+            } else if (header_is_secret(line)) {
                 char *colon = strchr(line, ':');
                 if (colon != NULL)
                     snprintf(colon, sizeof(line) - (size_t)(colon - line), ": [redacted]");

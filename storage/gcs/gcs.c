@@ -73,14 +73,14 @@ int gcs_request(struct gcs_driver *d, struct bk_http_request *req, struct bk_htt
 int gcs_error_from_response(struct bk_error *err, const struct bk_http_request *req,
                             const struct bk_http_response *resp)
 {
-    char reason[64];
-    char message[256];
+    struct gcs_error_body body;
+    const char *reason = body.reason;
+    const char *message = body.message;
     char attempts[32] = "";
     int code = bk_http_status_to_code(resp->status);
     const char *object = req->object != NULL ? req->object : "";
 
-    gcs_json_parse_error((const char *)resp->body.data, resp->body.len, reason, sizeof(reason),
-                         message, sizeof(message));
+    gcs_json_parse_error(&body, (const char *)resp->body.data, resp->body.len);
     if (strcmp(reason, "rateLimitExceeded") == 0 || strcmp(reason, "userRateLimitExceeded") == 0)
         code = BK_ETHROTTLED;
     if (resp->attempts > 1)

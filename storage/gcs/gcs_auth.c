@@ -360,16 +360,16 @@ void gcs_auth_free(struct gcs_auth *auth)
 static int token_http_error(struct bk_error *err, const char *source, const char *who,
                             const struct bk_http_response *resp)
 {
-    char reason[64];
-    char message[256];
+    struct gcs_error_body body;
     int code = bk_http_status_to_code(resp->status);
     if (resp->status == 400 || resp->status == 401 || resp->status == 403 || resp->status == 404)
         code = BK_EAUTH;
-    gcs_json_parse_error((const char *)resp->body.data, resp->body.len, reason, sizeof(reason), message, sizeof(message));
+    gcs_json_parse_error(&body, (const char *)resp->body.data, resp->body.len);
     bk_error_set(err, code, "gcs_token", who, "token request to %s for \"%s\" failed: HTTP %ld%s%s%s%s",
-                 source, who, resp->status, reason[0] ? " " : "", reason, message[0] ? ": " : "", message);
+                 source, who, resp->status, body.reason[0] ? " " : "", body.reason,
+                 body.message[0] ? ": " : "", body.message);
     err->http_status = (int)resp->status;
-    snprintf(err->server_code, sizeof(err->server_code), "%s", reason);
+    snprintf(err->server_code, sizeof(err->server_code), "%s", body.reason);
     return code;
 }
 

@@ -99,10 +99,14 @@ int gcs_json_parse_object(struct gcs_object_info *out, const char *body, size_t 
 int gcs_json_parse_list(struct storage_list_page *page, const char *body, size_t len,
                         const char *prefix, struct bk_error *err);
 
+struct gcs_error_body {
+    char reason[64];           /* errors[0].reason, or OAuth's "error"; "" if none */
+    char message[256];         /* error.message, OAuth's error_description, or a text line */
+};
+
 /* Reads a GCS error body {"error":{"message","errors":[{"reason"}]}}, an OAuth error body
- * {"error","error_description"} or plain text. Outputs are always NUL-terminated ("" if none). */
-void gcs_json_parse_error(const char *body, size_t len, char *reason, size_t reason_cap,
-                          char *message, size_t message_cap);
+ * {"error","error_description"} or plain text (first line). Never fails; fields may be "". */
+void gcs_json_parse_error(struct gcs_error_body *out, const char *body, size_t len);
 
 /* Appends text as a JSON string literal (with quotes) to out. */
 int gcs_json_append_string(struct bk_buf *out, const char *text, struct bk_error *err);

@@ -209,20 +209,19 @@ static void copy_first_line(const char *body, size_t len, char *out, size_t out_
             out[k] = ' ';
 }
 
-void gcs_json_parse_error(const char *body, size_t len, char *reason, size_t reason_cap,
-                          char *message, size_t message_cap)
+void gcs_json_parse_error(struct gcs_error_body *out, const char *body, size_t len)
 {
     struct json_object *obj;
     struct json_object *e;
-    reason[0] = '\0';
-    message[0] = '\0';
+    out->reason[0] = '\0';
+    out->message[0] = '\0';
     if (body == NULL || len == 0)
         return;
     obj = json_parse_buf(body, len);
     if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
         if (obj != NULL)
             json_object_put(obj);
-        copy_first_line(body, len, message, message_cap);
+        copy_first_line(body, len, out->message, sizeof(out->message));
         return;
     }
     if (json_object_object_get_ex(obj, "error", &e)) {
@@ -230,20 +229,20 @@ void gcs_json_parse_error(const char *body, size_t len, char *reason, size_t rea
             struct json_object *errors;
             const char *m = json_get_string(e, "message");
             if (m != NULL)
-                snprintf(message, message_cap, "%s", m);
+                snprintf(out->message, sizeof(out->message), "%s", m);
             if (json_object_object_get_ex(e, "errors", &errors) && json_object_is_type(errors, json_type_array) &&
                 json_object_array_length(errors) > 0) {
                 const char *r = json_get_string(json_object_array_get_idx(errors, 0), "reason");
                 if (r != NULL)
-                    snprintf(reason, reason_cap, "%s", r);
+                    snprintf(out->reason, sizeof(out->reason), "%s", r);
             }
-            if (reason[0] == '\0' && json_get_string(e, "status") != NULL)
-                snprintf(reason, reason_cap, "%s", json_get_string(e, "status"));
+            if (out->reason[0] == '\0' && json_get_string(e, "status") != NULL)
+                snprintf(out->reason, sizeof(out->reason), "%s", json_get_string(e, "status"));
         } else if (json_object_is_type(e, json_type_string)) {
             const char *d = json_get_string(obj, "error_description");
-            snprintf(reason, reason_cap, "%s", json_object_get_string(e));
+            snprintf(out->reason, sizeof(out->reason), "%s", json_object_get_string(e));
             if (d != NULL)
-                snprintf(message, message_cap, "%s", d);
+                snprintf(out->message, sizeof(out->message), "%s", d);
         }
     }
     json_object_put(obj);

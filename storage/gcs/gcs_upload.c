@@ -93,21 +93,29 @@ struct gcs_upload {
     struct gcs_object_info object;   /* the finished object, once finalized */
 };
 
+/* What we sent, to compare with the finished object. */
+struct sent_object {
+    const char *key;
+    uint64_t size;
+    uint8_t md5[BK_MD5_LEN];
+    uint32_t crc32c;
+};
+
 /* Checks a finished object against what we sent; deletes it when it differs. */
-static int verify_object(struct gcs_driver *d, const char *key, const struct gcs_object_info *obj,
-                         uint64_t size, const uint8_t md5[BK_MD5_LEN], uint32_t crc,
-                         struct bk_error *err)
+static int verify_object(struct gcs_driver *d, const struct sent_object *sent,
+                         const struct gcs_object_info *obj, struct bk_error *err)
 {
+    const char *key = sent->key;
     char md5_b64[32];
     char crc_b64[16];
     struct bk_error ignored = BK_ERROR_INIT;
     int rc = BK_OK;
 
-    bk_base64_encode(md5, BK_MD5_LEN, md5_b64);
-    crc32c_base64(crc, crc_b64);
-    if (obj->size != size)
+    bk_base64_encode(sent->md5, BK_MD5_LEN, md5_b64);
+    crc32c_base64(sent->crc32c, crc_b64);
+    if (obj->size != sent->size)
         rc = bk_error_set(err, BK_ECORRUPT, "gcs_verify", key, "GCS stored %" PRIu64 " bytes for \"%s\" but we sent %" PRIu64,
-                          obj->size, key, size);
+                          obj->size, key, sent->size);
     else if (obj->md5_b64[0] != '\0' && strcmp(obj->md5_b64, md5_b64) != 0)
         rc = bk_error_set(err, BK_ECORRUPT, "gcs_verify", key, "GCS reports md5Hash %s for \"%s\" but we sent MD5 %s",
                           obj->md5_b64, key, md5_b64);
@@ -136,17 +144,19 @@ int gcs_put_single(struct storage_driver *drv, const char *key, const void *data
     struct bk_http_headers headers;
     struct bk_buf query;
     struct gcs_object_info obj;
-    uint8_t md5[BK_MD5_LEN];
+    struct sent_object sent;
     char md5_b64[32];
     char crc_b64[16];
     char hash[80];
     char *url = NULL;
-    uint32_t crc = gcs_crc32c_update(0, data, len);
     int rc;
 
-    bk_md5(data, len, md5);
-    bk_base64_encode(md5, sizeof(md5), md5_b64);
-    crc32c_base64(crc, crc_b64);
+    sent.key = key;
+    sent.size = len;
+    bk_md5(data, len, sent.md5);
+    sent.crc32c = gcs_crc32c_update(0, data, len);
+    bk_base64_encode(sent.md5, sizeof(sent.md5), md5_b64);
+    crc32c_base64(sent.crc32c, crc_b64);
     snprintf(hash, sizeof(hash), "crc32c=%s,md5=%s", crc_b64, md5_b64);
     bk_http_response_init(&resp);
     bk_http_headers_init(&headers);
@@ -176,7 +186,7 @@ int gcs_put_single(struct storage_driver *drv, const char *key, const void *data
     }
     if ((rc = gcs_json_parse_object(&obj, (const char *)resp.body.data, resp.body.len, key, err)) != BK_OK)
         goto out;
-    rc = verify_object(d, key, &obj, len, md5, crc, err);
+    rc = verify_object(d, &sent, &obj, err);
 out:
     bk_buf_free(&query);
     bk_http_headers_free(&headers);
@@ -368,8 +378,9 @@ out:
     return rc;
 }
 
-/* Sends the rest of the part from the server's committed offset (Content-Range "bytes a-b/" plus "*", or the
- * total on the last part; "bytes * /<total>" when only the finalize is missing). */
+/* Sends the rest of the part from the server's committed offset: Content-Range "bytes a-b/N",
+ * N being "*" for middle parts and the total for the last one ("bytes * /<total>" with no body
+ * when only the finalize is missing). */
 static int send_chunk(struct gcs_upload *u, const uint8_t *part, const struct part_span *span,
                       struct session_put *sp, struct bk_http_response *resp, struct bk_error *err)
 {
@@ -499,7 +510,7 @@ int gcs_upload_part(struct storage_upload *up, unsigned part_no, const void *dat
 int gcs_upload_complete(struct storage_upload *up, struct bk_error *err)
 {
     struct gcs_upload *u = (struct gcs_upload *)up;
-    uint8_t md5[BK_MD5_LEN];
+    struct sent_object sent;
     unsigned int n = 0;
     int rc;
     if (!u->finalized) {
@@ -507,10 +518,13 @@ int gcs_upload_complete(struct storage_upload *up, struct bk_error *err)
         if ((rc = gcs_upload_part(up, 0, NULL, 0, true, err)) != BK_OK)
             return rc;
     }
-    if (EVP_DigestFinal_ex(u->md5, md5, &n) != 1)
+    sent.key = u->key;
+    sent.size = u->sent;
+    sent.crc32c = u->crc32c;
+    if (EVP_DigestFinal_ex(u->md5, sent.md5, &n) != 1)
         return bk_error_set(err, BK_EINTERNAL, "gcs_upload_complete", u->key, "MD5 finalisation failed");
     EVP_DigestInit_ex(u->md5, EVP_md5(), NULL);   /* leave it usable should abort follow */
-    rc = verify_object(u->d, u->key, &u->object, u->sent, md5, u->crc32c, err);
+    rc = verify_object(u->d, &sent, &u->object, err);
     if (rc != BK_OK)
         return rc;
     bk_log_debug("gcs_upload", "uploaded \"%s\": %" PRIu64 " bytes, md5Hash %s", u->key, u->sent, u->object.md5_b64);

@@ -7,7 +7,7 @@
 # extracted backups (which must fail on the one with a corrupted member).
 # Env: BUILD (default build), PG_BBSTREAM_TEST_BIN (use this binary instead of building one).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
 # shellcheck source=tests/pg/pg_harness.sh
 . tests/pg/pg_harness.sh
@@ -57,10 +57,14 @@ check "standby caught up" pg_h_wait_replay "$p1" "$p2"
 out="$PG_H_ROOT/out"
 mkdir -p "$out"
 export PG_TEST_OUTDIR="$out"
-export PG_TEST_CONNINFO="$(pg_h_conninfo "$p1")"
-export PG_TEST_CONNINFO_STANDBY="$(pg_h_conninfo "$p2")"
-export PG_TEST_SYSID="$(pg_h_psql "$p1" "select system_identifier from pg_control_system()")"
-export PG_TEST_SERVER_VERSION_NUM="$(pg_h_psql "$p1" "show server_version_num")"
+PG_TEST_CONNINFO="$(pg_h_conninfo "$p1")"
+export PG_TEST_CONNINFO
+PG_TEST_CONNINFO_STANDBY="$(pg_h_conninfo "$p2")"
+export PG_TEST_CONNINFO_STANDBY
+PG_TEST_SYSID="$(pg_h_psql "$p1" "select system_identifier from pg_control_system()")"
+export PG_TEST_SYSID
+PG_TEST_SERVER_VERSION_NUM="$(pg_h_psql "$p1" "show server_version_num")"
+export PG_TEST_SERVER_VERSION_NUM
 export PG_TEST_TABLESPACES=2
 export PG_TEST_BADPW="$bad_pw"
 export PG_TEST_CONNINFO_BADPW="host=127.0.0.1 port=$p1 user=pwuser password=$bad_pw"

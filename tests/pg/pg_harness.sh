@@ -129,8 +129,8 @@ pg_h__port_in_use() {
 }
 
 pg_h_free_port() {
-    local i p
-    for i in $(seq 1 200); do
+    local _ p
+    for _ in $(seq 1 200); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         case " $PG_H_PORTS_TAKEN " in *" $p "*) continue ;; esac
         if ! pg_h__port_in_use "$p"; then
@@ -239,7 +239,7 @@ pg_h_psql() {
 }
 
 pg_h_start_standby() {
-    local pport=$1 dir port=$3 maps=() oid loc i
+    local pport=$1 dir port=$3 maps=() oid loc _
     dir=$(pg_h_dir "$2")
     # a standby on the same host cannot share the primary's tablespace directories
     while IFS='|' read -r oid loc; do
@@ -256,7 +256,7 @@ pg_h_start_standby() {
         return 1
     fi
     pg_h_start "$dir" "$port" || return 1
-    for i in $(seq 1 300); do
+    for _ in $(seq 1 300); do
         [ "$(pg_h_psql "$port" "select status from pg_stat_wal_receiver" 2>/dev/null)" = streaming ] && return 0
         sleep 0.1
     done
@@ -265,9 +265,9 @@ pg_h_start_standby() {
 }
 
 pg_h_wait_replay() {
-    local pport=$1 sport=$2 timeout_s=${3:-30} lsn i
+    local pport=$1 sport=$2 timeout_s=${3:-30} lsn _
     lsn=$(pg_h_psql "$pport" "select pg_current_wal_lsn()") || return 1
-    for i in $(seq 1 $((timeout_s * 10))); do
+    for _ in $(seq 1 $((timeout_s * 10))); do
         [ "$(pg_h_psql "$sport" "select pg_last_wal_replay_lsn() >= '$lsn'::pg_lsn")" = t ] && return 0
         sleep 0.1
     done

@@ -3,7 +3,7 @@
 # user, pgbench data replicated, archive_command running a copied binary with the caller's
 # environment, cleanup leaving nothing behind. Prints ok/not ok lines and "N passed, M failed".
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 # shellcheck source=tests/pg/pg_harness.sh
 . tests/pg/pg_harness.sh
 
@@ -32,6 +32,7 @@ check "install_bin copies into the temp dir" test -x "$archive_bin"
 export WALG_FILE_PREFIX="$PG_H_ROOT/archive" AWS_REGION=test-region-1
 pg_h_mkdir "$WALG_FILE_PREFIX"
 
+# shellcheck disable=SC2016 # expanded by the inner shell, as the pg user
 check "run_as keeps WALG_/AWS_ variables" \
     test "$(pg_h_run_as sh -c 'echo "$WALG_FILE_PREFIX $AWS_REGION"')" = "$WALG_FILE_PREFIX test-region-1"
 check "run_as runs as the pg user" test "$(pg_h_run_as id -un)" = "$PG_H_USER"

@@ -93,29 +93,32 @@ END_TEST
 
 START_TEST(test_parse_error_bodies)
 {
-    char reason[64];
-    char message[256];
+    struct gcs_error_body e;
     static const char gcs[] =
         "{\"error\":{\"code\":404,\"message\":\"No such object: b/k\",\"errors\":[{\"message\":\"No such object: b/k\","
         "\"domain\":\"global\",\"reason\":\"notFound\"}]}}";
-    gcs_json_parse_error(gcs, strlen(gcs), reason, sizeof(reason), message, sizeof(message));
-    ck_assert_str_eq(reason, "notFound");
-    ck_assert_str_eq(message, "No such object: b/k");
-    gcs_json_parse_error(LIT("{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}"),
-                         reason, sizeof(reason), message, sizeof(message));
-    ck_assert_str_eq(reason, "invalid_grant");
-    ck_assert_str_eq(message, "Invalid JWT Signature.");
-    gcs_json_parse_error(LIT("\nInvalid request. According to the Content-Range header, the upload offset is 5.\nmore"),
-                         reason, sizeof(reason), message, sizeof(message));
-    ck_assert_str_eq(reason, "");
-    ck_assert_str_eq(message, "Invalid request. According to the Content-Range header, the upload offset is 5.");
-    gcs_json_parse_error(NULL, 0, reason, sizeof(reason), message, sizeof(message));
-    ck_assert_str_eq(reason, "");
-    ck_assert_str_eq(message, "");
-    gcs_json_parse_error(LIT("{\"error\":{\"code\":503,\"message\":\"Backend Error\",\"status\":\"UNAVAILABLE\"}}"),
-                         reason, 8, message, 8);
-    ck_assert_str_eq(reason, "UNAVAIL");
-    ck_assert_str_eq(message, "Backend");
+    static const char long_text[] = "x234567890123456789012345678901234567890123456789012345678901234567890123456789"
+                                    "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+                                    "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+                                    "tail that does not fit";
+    gcs_json_parse_error(&e, LIT(gcs));
+    ck_assert_str_eq(e.reason, "notFound");
+    ck_assert_str_eq(e.message, "No such object: b/k");
+    gcs_json_parse_error(&e, LIT("{\"error\":\"invalid_grant\",\"error_description\":\"Invalid JWT Signature.\"}"));
+    ck_assert_str_eq(e.reason, "invalid_grant");
+    ck_assert_str_eq(e.message, "Invalid JWT Signature.");
+    gcs_json_parse_error(&e, LIT("\nInvalid request. According to the Content-Range header, the upload offset is 5.\nmore"));
+    ck_assert_str_eq(e.reason, "");
+    ck_assert_str_eq(e.message, "Invalid request. According to the Content-Range header, the upload offset is 5.");
+    gcs_json_parse_error(&e, NULL, 0);
+    ck_assert_str_eq(e.reason, "");
+    ck_assert_str_eq(e.message, "");
+    gcs_json_parse_error(&e, LIT("{\"error\":{\"code\":503,\"message\":\"Backend Error\",\"status\":\"UNAVAILABLE\"}}"));
+    ck_assert_str_eq(e.reason, "UNAVAILABLE");
+    ck_assert_str_eq(e.message, "Backend Error");
+    gcs_json_parse_error(&e, LIT(long_text));          /* truncated to the field, still terminated */
+    ck_assert_uint_eq(strlen(e.message), sizeof(e.message) - 1);
+    ck_assert_int_eq(strncmp(e.message, long_text, sizeof(e.message) - 1), 0);
 }
 END_TEST
 

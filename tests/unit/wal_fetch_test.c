@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -201,7 +202,7 @@ START_TEST(segment_round_trip_every_codec)
         ck_assert_str_eq(res.key, keys[i]);
         ck_assert_uint_eq(res.bytes, SEG);
         ck_assert(!res.from_cache);
-        ck_assert(!res.prefetch_started);
+        ck_assert_int_eq(res.prefetch_pid, 0);
         assert_dest_is(seg, SEG);
         ck_assert_uint_eq(count_tmp_files(pg_wal), 0);
         free(seg);
@@ -546,7 +547,7 @@ START_TEST(fetch_starts_a_detached_prefetch)
     opts.prefetch_storage = &cfg;
     start = bk_time_mono_ms();
     ck_assert_int_eq(wal_fetch_file(st, "000000010000000000000003", dest, &opts, &res, &err), BK_OK);
-    ck_assert(res.prefetch_started);
+    ck_assert_int_gt(res.prefetch_pid, 0);
     ck_assert(!res.from_cache);
     assert_dest_is(segs[0], SEG);
     snprintf(c4, sizeof(c4), "%s/prefetch/000000010000000000000004", state_dir);
@@ -557,6 +558,13 @@ START_TEST(fetch_starts_a_detached_prefetch)
     ck_assert(exists(c4));
     ck_assert(exists(c5));
     ck_assert(!exists(c6));
+    {
+        /* the prefetch process is our child: it ends by itself, successfully */
+        int status = -1;
+        ck_assert_int_eq(waitpid(res.prefetch_pid, &status, 0), res.prefetch_pid);
+        ck_assert(WIFEXITED(status));
+        ck_assert_int_eq(WEXITSTATUS(status), 0);
+    }
     opts.prefetch = 0;
     ck_assert_int_eq(wal_fetch_file(st, "000000010000000000000005", dest, &opts, &res, &err), BK_OK);
     ck_assert(res.from_cache);

@@ -339,7 +339,7 @@ START_TEST(existing_object_under_other_extension_is_compared)
     ck_assert_str_eq(res.key, "wal_005/000000010000000000000003.lz4");
     ck_assert(!exists(zst));
     /* different content under .lz4: refused, nothing written under .zst */
-    put_segment("000000010000000000000004", 6);
+    free(put_segment("000000010000000000000004", 6));
     store_object("wal_005/000000010000000000000004.lz4", CODEC_LZ4, other, SEG);
     wal_path(path, sizeof(path), "000000010000000000000004");
     ck_assert_int_eq(wal_push_file(st, path, &opts, &res, &err), BK_ECONFLICT);
@@ -414,7 +414,7 @@ START_TEST(missing_file_and_readonly_codec)
     char path[768];
     wal_path(path, sizeof(path), "00000001000000000000000A");
     ck_assert_int_eq(wal_push_file(st, path, &opts, NULL, &err), BK_ENOTFOUND);
-    put_segment("00000001000000000000000A", 7);
+    free(put_segment("00000001000000000000000A", 7));
     opts.codec = CODEC_LZO;
     ck_assert_int_eq(wal_push_file(st, path, &opts, NULL, &err), BK_EUNSUPPORTED);
     ck_assert_str_eq(err.message, "lzo compression is not supported; it is read-only");
