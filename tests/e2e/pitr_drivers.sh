@@ -117,13 +117,16 @@ no_secret_visible() {
         "$TEST_TMP/$1.env" | tr -d "'")
     pid=$(head -n 1 "$2/postmaster.pid")
     [ -n "$secret" ] && [ -n "$pid" ] || return 1
-    ! ps -eo args | grep -qF -- "$secret" &&
+    # the pattern goes through a pipe: `grep SECRET` would put it on grep's own command line
+    ! ps -eo args | grep -qFf <(printf '%s\n' "$secret") &&
         ! tr '\0' '\n' <"/proc/$pid/environ" | grep -qE '^(AWS_SECRET_ACCESS_KEY|AZURE_STORAGE_ACCESS_KEY)='
 }
 
-dump_logs() {   # the tail of every server log, for a failed run
+dump_logs() {   # dump_logs RUN: the tail of the run's logs, after a failure
     local f
-    for f in "$PG_H_ROOT"/log/*.log; do echo "--- $f"; tail -n 15 "$f"; done | sed 's/^/# /'
+    for f in "$PG_H_ROOT"/log/*"$1"-*.log "$PG_H_ROOT"/log/*-"$1".log; do
+        [ -f "$f" ] && { echo "--- $f"; tail -n 15 "$f"; }
+    done | sed 's/^/# /'
 }
 
 # pitr_run RUN WRAPPER URL FROM: the whole scenario; FROM is "primary" or "standby" (where
@@ -208,7 +211,7 @@ assert isinstance(d, list) and any(b.get("backup_name") == sys.argv[2] for b in 
     else
         not_ok "$run: restored server replayed to T and promoted"
     fi
-    [ "$failed" -gt "$f0" ] && dump_logs
+    [ "$failed" -gt "$f0" ] && dump_logs "$run"
     # free the ports and the disk before the next run
     pg_h_stop "$restored"; pg_h_stop "$standby"; pg_h_stop "$primary"
     [ "${PG_H_KEEP:-0}" = 1 ] || rm -rf "$(pg_h_dir "$restored")" "$(pg_h_dir "$standby")" "$(pg_h_dir "$primary")"

@@ -401,7 +401,6 @@ START_TEST(unreachable_storage_fails_within_deadline)
     ck_assert_int_eq(wal_fetch_file(s3st, "000000010000000000000003", dest, &opts, NULL, &err), BK_ETIMEOUT);
     elapsed = bk_time_mono_ms() - start;
     ck_assert_int_lt(elapsed, deadline_ms + 2000);
-    ck_assert_int_ge(elapsed, deadline_ms / 2);
     ck_assert_ptr_nonnull(strstr(err.message, "gave up fetching \"000000010000000000000003\" from s3://walbucket/cluster1 after "));
     ck_assert_ptr_nonnull(strstr(err.message, "(deadline 1500 ms)"));
     ck_assert_int_ne(bk_code_exit_status(err.code), 74);
