@@ -206,34 +206,44 @@ static void memo_write(const char *state_dir, enum codec_id id)
 
 /* ---- fetch from storage ---- */
 
+/* A local file error. Never BK_ENOTFOUND (say, the destination directory is missing): that code
+ * means "not archived" to the caller and to PostgreSQL. */
+static int local_error(struct bk_error *err, int sys_errno, const char *path, const char *what)
+{
+    bk_error_set_errno(err, sys_errno, "wal_fetch", path, "cannot %s \"%s\"", what, path);
+    if (err->code == BK_ENOTFOUND)
+        err->code = BK_EIO;
+    return err->code;
+}
+
 /* One extension: get + decompress into fd (truncated first). BK_ENOTFOUND when absent. */
 static int fetch_attempt(struct storage *st, const char *key, enum codec_id codec, int fd,
                          const char *tmp, struct check_sink *check_tpl, uint64_t *stored,
                          struct bk_error *err)
 {
-    struct bk_sink *file = NULL;
-    struct bk_sink *head = NULL;
+    struct bk_sink *head = NULL;     /* owns the whole chain built so far */
+    struct bk_sink *stage = NULL;
     struct check_sink *check = NULL;
     struct count_sink *count = NULL;
     int rc;
     *stored = 0;
     if (ftruncate(fd, 0) != 0 || lseek(fd, 0, SEEK_SET) != 0)
-        return bk_error_set_errno(err, errno, "wal_fetch", tmp, "cannot truncate \"%s\"", tmp);
-    if ((rc = bk_sink_fd_new(&file, fd, tmp, err)) != BK_OK)
-        return rc;
+        return local_error(err, errno, tmp, "truncate");
+    if ((rc = bk_sink_fd_new(&head, fd, tmp, err)) != BK_OK)
+        goto out;
     check = calloc(1, sizeof(*check));
     if (check == NULL) {
-        bk_sink_free(file);
-        return bk_error_set(err, BK_ENOMEM, "wal_fetch", key, "out of memory");
+        rc = bk_error_set(err, BK_ENOMEM, "wal_fetch", key, "out of memory");
+        goto out;
     }
     *check = *check_tpl;
     check->base.ops = &check_ops;
-    check->base.next = file;
+    check->base.next = head;
     check->key = key;
     head = &check->base;
-    if ((rc = codec_decompress_new(&file, codec, head, err)) != BK_OK)
+    if ((rc = codec_decompress_new(&stage, codec, head, err)) != BK_OK)
         goto out;
-    head = file;
+    head = stage;
     count = calloc(1, sizeof(*count));
     if (count == NULL) {
         rc = bk_error_set(err, BK_ENOMEM, "wal_fetch", key, "out of memory");
@@ -291,10 +301,19 @@ int wal_fetch_to_path(struct storage *st, const char *name, enum walg_wal_kind k
     for (unsigned i = 0; i < codec_fetch_order_len; i++)
         if (codec_fetch_order[i] != memo)
             order[n++] = codec_fetch_order[i];
-    snprintf(tmp, sizeof(tmp), "%s" WAL_FETCH_TMP_MARK "XXXXXX", path);
+    /* the temp file lives in the state dir (a subdirectory of the destination's directory, so
+     * the rename stays on one filesystem): one killed by a `timeout` wrapper is pruned there
+     * later instead of lingering in pg_wal */
+    if (state_dir != NULL && (mkdir(state_dir, 0700) == 0 || errno == EEXIST)) {
+        const char *base = strrchr(path, '/');
+        snprintf(tmp, sizeof(tmp), "%s/%s" WAL_FETCH_TMP_MARK "XXXXXX", state_dir,
+                 base != NULL ? base + 1 : path);
+    } else {
+        snprintf(tmp, sizeof(tmp), "%s" WAL_FETCH_TMP_MARK "XXXXXX", path);
+    }
     fd = mkostemp(tmp, O_CLOEXEC);
     if (fd < 0) {
-        rc = bk_error_set_errno(err, errno, "wal_fetch", path, "cannot create a temp file beside \"%s\"", path);
+        rc = local_error(err, errno, path, "create a temp file beside");
         tmp[0] = '\0';
         goto out;
     }
@@ -334,17 +353,17 @@ int wal_fetch_to_path(struct storage *st, const char *name, enum walg_wal_kind k
                                                          opts->seg_size, key, err)) != BK_OK)
             goto out;
         if (fsync(fd) != 0) {
-            rc = bk_error_set_errno(err, errno, "wal_fetch", tmp, "cannot fsync \"%s\"", tmp);
+            rc = local_error(err, errno, tmp, "fsync");
             goto out;
         }
         if (close(fd) != 0) {
             fd = -1;
-            rc = bk_error_set_errno(err, errno, "wal_fetch", tmp, "cannot write \"%s\"", tmp);
+            rc = local_error(err, errno, tmp, "write");
             goto out;
         }
         fd = -1;
         if (rename(tmp, path) != 0) {
-            rc = bk_error_set_errno(err, errno, "wal_fetch", path, "cannot rename into \"%s\"", path);
+            rc = local_error(err, errno, path, "rename into");
             goto out;
         }
         tmp[0] = '\0';

@@ -11,7 +11,7 @@
 
 #include "wal_fetch.h"
 
-#define WAL_FETCH_TMP_MARK ".backupd-tmp-"      /* <dest>.backupd-tmp-XXXXXX */
+#define WAL_FETCH_TMP_MARK ".backupd-tmp-"      /* <state dir>/<dest name>.backupd-tmp-XXXXXX */
 #define WAL_PREFETCH_LOCK_SUBDIR "running"
 #define WAL_PREFETCH_LOCK_STALE_S 600
 

@@ -203,6 +203,7 @@ int wal_prefetch_run(struct storage *st, const char *name, const char *state_dir
         }
     }
     cache_prune(ctx->cache_dir, name);
+    cache_prune(state_dir, name);   /* only old temp files there: no segment is kept in it */
     if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
         rc = bk_error_set(err, BK_EINTERNAL, "wal_prefetch", name, "cannot create a mutex");
         goto out;

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
         if (rc == BK_OK)
             return 0;
         bk_log_error(BK_LOG_ERROR, argv[i], &err);
-        return bk_code_exit_status(rc);
+        return err.exit_status != 0 ? err.exit_status : bk_code_exit_status(rc);
     }
     fprintf(stderr, "backupctl: error: unknown command \"%s\"\n", argv[i]);
     print_usage(stderr);

@@ -34,6 +34,37 @@ static const char *arg_value(int argc, char **argv, int *i, const char *usage, s
     return argv[++*i];
 }
 
+/* Appends text to out (as one POSIX shell word when quote: '...', a ' written as '\'', and every
+ * '%' doubled so PostgreSQL's %f/%p substitution leaves it alone). False when it does not fit.
+ * (Bug fix: the default restore_command used to paste this program's path unquoted and the
+ * repository URL between bare single quotes, so a space, a quote or a '%' in either made a
+ * restore_command that ran something else or nothing.) */
+static bool append_cmd(char *out, size_t out_cap, size_t *len, const char *text, bool quote)
+{
+    size_t n = *len;
+    if (quote) {
+        if (n + 1 >= out_cap)
+            return false;
+        out[n++] = '\'';
+    }
+    for (; *text != '\0'; text++) {
+        const char *piece = !quote ? NULL : *text == '\'' ? "'\\''" : *text == '%' ? "%%" : NULL;
+        size_t k = piece != NULL ? strlen(piece) : 1;
+        if (n + k >= out_cap)
+            return false;
+        memcpy(out + n, piece != NULL ? piece : text, k);
+        n += k;
+    }
+    if (quote) {
+        if (n + 1 >= out_cap)
+            return false;
+        out[n++] = '\'';
+    }
+    out[n] = '\0';
+    *len = n;
+    return true;
+}
+
 int cmd_backup_push(int argc, char **argv, struct bk_error *err)
 {
     struct backup_push_opts opts = BACKUP_PUSH_OPTS_INIT;
@@ -116,7 +147,7 @@ int cmd_backup_fetch(int argc, char **argv, struct bk_error *err)
     const char *repo = NULL;
     const char *positional[2] = { NULL, NULL };
     int n_pos = 0;
-    char restore_cmd[PATH_MAX + 512];
+    char restore_cmd[4 * PATH_MAX + 64];
     char self[PATH_MAX];
     const char *v;
     int rc;
@@ -168,10 +199,14 @@ int cmd_backup_fetch(int argc, char **argv, struct bk_error *err)
         if (n <= 0)
             return bk_error_set(err, BK_EIO, "backup_fetch", NULL, "cannot find this program's path for restore_command");
         self[n] = '\0';
-        if (repo != NULL)
-            snprintf(restore_cmd, sizeof(restore_cmd), "%s wal-fetch --repo '%s' \"%%f\" \"%%p\"", self, repo);
-        else
-            snprintf(restore_cmd, sizeof(restore_cmd), "%s wal-fetch \"%%f\" \"%%p\"", self);
+        size_t len = 0;
+        size_t cap = sizeof(restore_cmd);
+        if (!append_cmd(restore_cmd, cap, &len, self, true) || !append_cmd(restore_cmd, cap, &len, " wal-fetch", false) ||
+            (repo != NULL && (!append_cmd(restore_cmd, cap, &len, " --repo ", false) ||
+                              !append_cmd(restore_cmd, cap, &len, repo, true))) ||
+            !append_cmd(restore_cmd, cap, &len, " \"%f\" \"%p\"", false))
+            return bk_error_set(err, BK_EINVAL, "backup_fetch", NULL,
+                                "this program's path and --repo make a restore_command too long; give --restore-command");
         opts.recovery.restore_command = restore_cmd;
     }
     if ((rc = ctl_open_storage(&st, repo, err)) != BK_OK)

@@ -236,11 +236,10 @@ out:
     if (rc != BK_OK && rc != BK_ENOTFOUND && dest != NULL &&
         (on_error == FETCH_ON_ERROR_STOP || (on_error == FETCH_ON_ERROR_AUTO && in_archive_recovery(dest)))) {
         /* The one place backupctl picks its own exit status: no bk_code maps above 125 (on
-         * purpose: bk_codes.h), and this status must. Log once, as main would, then exit. */
-        bk_log_error(BK_LOG_ERROR, "wal-fetch", err);
-        bk_log(BK_LOG_ERROR, "wal-fetch", "exiting with status %d so that PostgreSQL stops recovery "
-               "instead of ending it on incomplete WAL", WAL_FETCH_EXIT_STOP_RECOVERY);
-        exit(WAL_FETCH_EXIT_STOP_RECOVERY);
+         * purpose: bk_codes.h), and this status must; main honours err->exit_status. */
+        bk_error_set_hint(err, "exiting with status %d so that PostgreSQL stops recovery instead of "
+                          "ending it on incomplete WAL", WAL_FETCH_EXIT_STOP_RECOVERY);
+        err->exit_status = WAL_FETCH_EXIT_STOP_RECOVERY;
     }
     return rc;
 }

@@ -328,18 +328,16 @@ static int push_upload(struct storage *st, const struct wal_push_opts *opts, con
 {
     struct codec_opts copts = CODEC_OPTS_INIT;
     struct bk_sink_digest_result digest = { 0, "" };
-    struct bk_sink *put = NULL;
-    struct bk_sink *head = NULL;
+    struct bk_sink *head = NULL;     /* owns the whole chain built so far */
     struct bk_sink *stage = NULL;
     int rc;
     copts.level = opts->level;
     *stored = 0;
-    if ((rc = storage_put_stream(&put, st, key, NULL, err)) != BK_OK)
-        return rc;
-    if ((rc = count_sink_new(&head, stored, put, err)) != BK_OK) {
-        bk_sink_free(put);
-        return rc;
-    }
+    if ((rc = storage_put_stream(&head, st, key, NULL, err)) != BK_OK)
+        goto out;
+    if ((rc = count_sink_new(&stage, stored, head, err)) != BK_OK)
+        goto out;
+    head = stage;
     if ((rc = codec_compress_new(&stage, opts->codec, &copts, head, err)) != BK_OK)
         goto out;
     head = stage;

@@ -27,6 +27,7 @@ static int set_va(struct bk_error *err, int code, const char *op, const char *ob
     err->sys_errno = 0;
     err->server_code[0] = '\0';
     err->hint[0] = '\0';
+    err->exit_status = 0;
     err->retryable = bk_code_retryable(code);
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     return code;

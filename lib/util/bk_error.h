@@ -25,6 +25,7 @@ struct bk_error {
     bool retryable;
     char message[384];      /* lowercase, no trailing period */
     char hint[160];         /* optional advice, "" if none */
+    int exit_status;        /* 0 = from code; a program layer may choose another (wal-fetch's 200) */
 };
 
 #define BK_ERROR_INIT {0}

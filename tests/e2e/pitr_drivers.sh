@@ -93,6 +93,26 @@ archive_through() {
     return 1
 }
 
+# start_free DIR [PRIMARY_PORT]: start DIR (a streaming standby of PRIMARY_PORT when given) on
+# a port picked just now, and again on another port when something took it in between
+# (pg_h_free_port's range overlaps the kernel's ephemeral ports); sets PORT
+start_free() {
+    local dir=$1 primary_port=${2:-} i
+    for i in 1 2 3; do
+        PORT=$(pg_h_free_port) || return 1
+        if [ -n "$primary_port" ]; then
+            pg_h_start_standby "$primary_port" "$dir" "$PORT" && return 0
+        else
+            pg_h_start "$dir" "$PORT" && return 0
+        fi
+        grep -q "Address already in use" "$PG_H_ROOT/log/$dir.log" 2>/dev/null || return 1
+        pg_h_stop "$dir"
+        [ -n "$primary_port" ] && rm -rf "$(pg_h_dir "$dir")"
+        echo "# $dir: port $PORT was taken, trying another" >&2
+    done
+    return 1
+}
+
 wait_promoted() {   # wait_promoted PORT: until recovery has ended (120 s)
     local i
     for i in $(seq 240); do
@@ -109,17 +129,23 @@ BALANCE_SQL="SELECT (SELECT sum(abalance) FROM pgbench_accounts) = (SELECT coale
   AND (SELECT sum(tbalance) FROM pgbench_tellers) = (SELECT sum(bbalance) FROM pgbench_branches)
   AND (SELECT sum(bbalance) FROM pgbench_branches) = (SELECT coalesce(sum(delta), 0) FROM pgbench_history)"
 
-# no_secret_visible RUN DATADIR: the run's secret (from its env file) appears in no process's
-# command line, and the postmaster's environment has no credential variable
+# no_secret_visible RUN DATADIR PORT: the run's secret (from its env file) is not in
+# archive_command, not on any process's command line (the SigV4 proxy, a test fixture, takes it
+# as an argument and is left out), and the postmaster's environment has no credential variable
 no_secret_visible() {
-    local secret pid
+    local secret pid pat
     secret=$(sed -n -e "s/^export AWS_SECRET_ACCESS_KEY=//p" -e "s/^export AZURE_STORAGE_ACCESS_KEY=//p" \
         "$TEST_TMP/$1.env" | tr -d "'")
     pid=$(head -n 1 "$2/postmaster.pid")
     [ -n "$secret" ] && [ -n "$pid" ] || return 1
-    # the pattern goes through a pipe: `grep SECRET` would put it on grep's own command line
-    ! ps -eo args | grep -qFf <(printf '%s\n' "$secret") &&
+    # the pattern goes through a file: `grep SECRET` would put it on grep's own command line
+    pat=$(mktemp "$TEST_TMP/pat.XXXXXX") && printf '%s\n' "$secret" >"$pat" || return 1
+    ! pg_h_psql "$3" "SHOW archive_command" | grep -qFf "$pat" &&
+        ! ps -eo args | grep -v 'sigv4-proxy\.js' | grep -qFf "$pat" &&
         ! tr '\0' '\n' <"/proc/$pid/environ" | grep -qE '^(AWS_SECRET_ACCESS_KEY|AZURE_STORAGE_ACCESS_KEY)='
+    local rc=$?
+    rm -f "$pat"
+    return $rc
 }
 
 dump_logs() {   # dump_logs RUN: the tail of the run's logs, after a failure
@@ -136,18 +162,19 @@ pitr_run() {
     local p1 p2 p3 dsn bench_pid name t expected got out json f0=$failed
     local primary="$run-primary" standby="$run-standby" restored="$run-restored"
     log "run $run: $url, backup from the $from"
-    p1=$(pg_h_free_port) && p2=$(pg_h_free_port) && p3=$(pg_h_free_port) || return 1
-    if ! pg_h_init "$primary" "$wrap wal-push --repo '$url' %p" || ! pg_h_start "$primary" "$p1"; then
+    if ! pg_h_init "$primary" "$wrap wal-push --repo '$url' %p" || ! start_free "$primary"; then
         not_ok "$run: primary initialised and started"
         return 1
     fi
+    p1=$PORT
     pg_h_psql "$p1" "CREATE TABLE marker (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())" >/dev/null &&
         pg_h_run_as "$PG_H_BIN/pgbench" -q -i -s "$SCALE" -h 127.0.0.1 -p "$p1" -U postgres postgres \
             >"$PG_H_ROOT/log/pgbench-init-$run.log" 2>&1
     check "$run: pgbench -i -s $SCALE and the marker table" test $? -eq 0
     dsn=$(pg_h_conninfo "$p1")
     if [ "$from" = standby ]; then
-        check "$run: streaming standby started" pg_h_start_standby "$p1" "$standby" "$p2"
+        check "$run: streaming standby started" start_free "$standby" "$p1"
+        p2=$PORT
         dsn=$(pg_h_conninfo "$p2")
     fi
 
@@ -175,7 +202,7 @@ pitr_run() {
     marker_rows "$p1" 10
     check "$run: WAL up to after T archived" archive_through "$p1"
     [ -n "$restore_cmd" ] && check "$run: the secret is in no command line and not in the server's environment" \
-        no_secret_visible "$run" "$(pg_h_dir "$primary")"
+        no_secret_visible "$run" "$(pg_h_dir "$primary")" "$p1"
     log "$run: T = $t, marker rows up to T: ${expected%% *} of $(pg_h_psql "$p1" "SELECT count(*) FROM marker")"
 
     out=$(pg_h_run_as "$wrap" backup-list --repo "$url" 2>&1)
@@ -197,7 +224,7 @@ assert isinstance(d, list) and any(b.get("backup_name") == sys.argv[2] for b in 
     check "$run: recovery.signal and recovery_target_time written" \
         test -f "$(pg_h_dir "$restored")/recovery.signal" -a \
         "$(grep -cxF "recovery_target_time = '$t'" "$(pg_h_dir "$restored")/postgresql.auto.conf")" = 1
-    if pg_h_start "$restored" "$p3" && wait_promoted "$p3"; then
+    if start_free "$restored" && p3=$PORT && wait_promoted "$p3"; then
         ok "$run: restored server replayed to T and promoted"
         got=$(pg_h_psql "$p3" "$MARKER_SQL")
         check "$run: exactly the marker rows committed up to T (want '$expected', got '$got')" \

@@ -132,17 +132,26 @@ static void assert_dest_is(const uint8_t *want, size_t want_len)
 }
 
 /* Nothing but expected entries in pg_wal: no temp file left beside the destination. */
-static unsigned count_tmp_files(const char *dir)
+static unsigned count_tmp_in(const char *dir)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
     unsigned n = 0;
-    ck_assert_ptr_nonnull(d);
+    if (d == NULL)
+        return 0;
     while ((de = readdir(d)) != NULL)
         if (strstr(de->d_name, ".backupd-tmp-") != NULL)
             n++;
     closedir(d);
     return n;
+}
+
+/* Temp files beside the destination or in its state dir (<pg_wal>/.backupd). */
+static unsigned count_tmp_files(const char *dir)
+{
+    char sub[700];
+    snprintf(sub, sizeof(sub), "%s/.backupd", dir);
+    return count_tmp_in(dir) + count_tmp_in(sub);
 }
 
 static struct wal_fetch_opts plain_opts(void)
@@ -290,6 +299,15 @@ START_TEST(missing_object_is_not_found)
     ck_assert(!exists(dest));
     ck_assert_uint_eq(count_tmp_files(pg_wal), 0);
     ck_assert_int_eq(wal_fetch_file(st, "00000005.history", dest, &opts, NULL, &err), BK_ENOTFOUND);
+    {
+        /* a local failure is never "not archived", even when errno is ENOENT */
+        char nodir[700];
+        uint8_t *seg = store_segment("000000010000000000000003", 5);
+        snprintf(nodir, sizeof(nodir), "%s/missing-dir/RECOVERYXLOG", tmp_root);
+        ck_assert_int_eq(wal_fetch_file(st, "000000010000000000000003", nodir, &opts, NULL, &err), BK_EIO);
+        ck_assert_int_eq(err.sys_errno, ENOENT);
+        free(seg);
+    }
 }
 END_TEST
 
