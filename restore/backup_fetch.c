@@ -20,6 +20,7 @@
 #include "bk_time.h"
 #include "codec.h"
 #include "extract.h"
+#include "walg_catalog.h"
 #include "walg_meta.h"
 
 #define SENTINEL_CAP (4u * 1024 * 1024)
@@ -57,46 +58,11 @@ static int part_list_add(struct part_list *pl, const char *key, struct bk_error 
 int backup_fetch_resolve(char *out, size_t out_cap, struct storage *st, const char *name,
                          struct bk_error *err)
 {
-    struct storage_list *it = NULL;
-    const struct storage_entry *e;
-    int64_t best_us = INT64_MIN;
-    char best[WALG_BACKUP_NAME_CAP] = "";
+    struct walg_backup_name parsed;
     int rc;
-    if (strcmp(name, "LATEST") != 0) {
-        char key[WALG_KEY_CAP];
-        struct walg_backup_name parsed;
-        bool exists = false;
-        if ((rc = walg_backup_name_parse(name, &parsed, err)) != BK_OK)
-            return rc;
-        if ((rc = walg_key_sentinel(key, sizeof(key), name, err)) != BK_OK ||
-            (rc = storage_exists(st, key, &exists, err)) != BK_OK)
-            return rc;
-        if (!exists)
-            return bk_error_set(err, BK_ENOTFOUND, "backup_fetch", key,
-                                "backup \"%s\" not found (no %s)", name, key);
-        snprintf(out, out_cap, "%s", name);
-        return BK_OK;
-    }
-    if ((rc = storage_list_new(&it, st, WALG_BASEBACKUPS_DIR, false, err)) != BK_OK)
+    if (strcmp(name, "LATEST") != 0 && (rc = walg_backup_name_parse(name, &parsed, err)) != BK_OK)
         return rc;
-    while ((rc = storage_list_next(it, &e, err)) == 1) {
-        char candidate[WALG_BACKUP_NAME_CAP];
-        if (e->is_prefix || !walg_sentinel_key_to_name(e->key, candidate, sizeof(candidate)))
-            continue;
-        /* ties: the later listing position wins, as in WAL-G's stable sort */
-        if (e->mtime_us >= best_us) {
-            best_us = e->mtime_us;
-            snprintf(best, sizeof(best), "%s", candidate);
-        }
-    }
-    storage_list_free(it);
-    if (rc < 0)
-        return rc;
-    if (best[0] == '\0')
-        return bk_error_set(err, BK_ENOTFOUND, "backup_fetch", WALG_BASEBACKUPS_DIR,
-                            "no backups found in %s", storage_describe(st));
-    snprintf(out, out_cap, "%s", best);
-    return BK_OK;
+    return walg_catalog_resolve(st, name, out, out_cap, err);
 }
 
 static int dest_prepare(const char *dest, struct bk_error *err)
@@ -424,6 +390,12 @@ int backup_fetch_run(struct backup_fetch_result *out, struct storage *st,
     }
     for (unsigned i = 0; i < n_threads; i++)
         pthread_join(threads[i], NULL);
+    /* Bug fix: when not even one worker could be started, no part was restored, yet pg_control
+     * and the recovery settings used to be written and the restore reported success. */
+    if (n_threads == 0 && job.rc == BK_OK) {
+        rc = bk_error_set(err, BK_EINTERNAL, "backup_fetch", name, "cannot start a restore thread for %s", name);
+        goto out;
+    }
     if (job.rc != BK_OK) {
         *err = job.err;
         rc = job.rc;
