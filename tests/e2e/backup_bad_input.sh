@@ -16,8 +16,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 CTL=$PWD/$BUILD/bin/backupctl
 GEN="python3 $PWD/tests/e2e/make_bad_backups.py"
-export TEST_TMP=${TEST_TMP:-$(mktemp -d /tmp/backup-bad-input.XXXXXX)}
-W=$(mktemp -d "$TEST_TMP/bad.XXXXXX")
+W=$(mktemp -d "${TEST_TMP:-/tmp}/backup-bad-input.XXXXXX")
 MNT=
 passed=0
 failed=0
@@ -106,8 +105,8 @@ fetch_case corrupt_tar "part_001.tar.zst: bad tar header checksum at offset 1024
 fetch_case unknown_ext "unsupported compression extension \"zzz\""
 
 # ---- sentinel ----
-fetch_case no_sentinel "no backups found in file://"
-fetch_case no_sentinel "backup \"base_000000010000000000000002\" not found" base_000000010000000000000002
+fetch_case no_sentinel "no backups found"
+fetch_case no_sentinel "backup \"base_000000010000000000000002\" does not exist" base_000000010000000000000002
 fetch_case good "is not a backup name" "base_../../etc"
 fetch_case sentinel_lsn_string "sentinel field \"LSN\" must be a number"
 fetch_case sentinel_finish_negative "sentinel field \"FinishLSN\" must be a non-negative integer"

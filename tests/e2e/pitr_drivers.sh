@@ -18,7 +18,9 @@ BUILD=${BUILD:-build}
 RUNS=${PITR_RUNS:-fs s3 azure standby}
 SCALE=${PITR_SCALE:-20}
 BENCH_S=${PITR_BENCH_S:-10}
-export TEST_TMP=${TEST_TMP:-$(mktemp -d /tmp/pitr-drivers.XXXXXX)}
+own_tmp=
+[ -n "${TEST_TMP:-}" ] || own_tmp=$(mktemp -d /tmp/pitr-drivers.XXXXXX)
+export TEST_TMP=${TEST_TMP:-$own_tmp}
 mkdir -p "$TEST_TMP"
 # shellcheck source=tests/pg/pg_harness.sh
 . tests/pg/pg_harness.sh
@@ -29,7 +31,11 @@ ok() { echo "ok - $1"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
 check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name"; fi; }
 finish() { echo "$passed passed, $failed failed"; [ "$failed" -eq 0 ]; }
-cleanup() { pg_h_cleanup; bash tests/servers/stop_servers.sh 2>/dev/null; }
+cleanup() {
+    pg_h_cleanup
+    bash tests/servers/stop_servers.sh 2>/dev/null
+    [ -n "$own_tmp" ] && [ "${PG_H_KEEP:-0}" != 1 ] && rm -rf "$own_tmp"
+}
 trap cleanup EXIT
 started=$(date +%s)
 log() { echo "# $*"; }

@@ -131,7 +131,8 @@ pg_h__port_in_use() {
 pg_h_free_port() {
     local _ p
     for _ in $(seq 1 200); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        # below the kernel's ephemeral range (32768-60999), so a client socket cannot take it first
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 12700))
         case " $PG_H_PORTS_TAKEN " in *" $p "*) continue ;; esac
         if ! pg_h__port_in_use "$p"; then
             PG_H_PORTS_TAKEN="$PG_H_PORTS_TAKEN $p"
