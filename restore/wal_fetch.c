@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bk_fs.h"
 #include "bk_log.h"
 #include "bk_sink.h"
 #include "bk_time.h"
@@ -77,24 +78,6 @@ void wal_fetch_state_dir(const char *dest, char *out, size_t out_cap)
         snprintf(out, out_cap, WAL_FETCH_STATE_DIR);
     else
         snprintf(out, out_cap, "%.*s/" WAL_FETCH_STATE_DIR, (int)(slash - dest), dest);
-}
-
-int wal_fetch_mkdir_p(const char *dir, struct bk_error *err)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return bk_error_set_errno(err, errno, "wal_fetch_mkdir", buf, "cannot create directory \"%s\"", buf);
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    return BK_OK;
 }
 
 int wal_fetch_check_file(const char *path, const char *name, uint64_t seg_size,
@@ -188,7 +171,7 @@ static void memo_write(const char *state_dir, enum codec_id id)
     struct bk_error ignored = BK_ERROR_INIT;
     const char *name = codec_get(id)->name;
     int fd;
-    if (memo_read(state_dir) == id || wal_fetch_mkdir_p(state_dir, &ignored) != BK_OK)
+    if (memo_read(state_dir) == id || bk_mkdir_p(state_dir, 0700, "wal_fetch_mkdir", &ignored) != BK_OK)
         return;
     snprintf(path, sizeof(path), "%s/" FETCH_MEMO_NAME, state_dir);
     snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());

@@ -27,7 +27,6 @@ int wal_fetch_to_path(struct storage *st, const char *name, enum walg_wal_kind k
 int wal_fetch_check_file(const char *path, const char *name, uint64_t seg_size,
                          struct bk_error *err);
 
-int wal_fetch_mkdir_p(const char *dir, struct bk_error *err);
 
 /* True when the lock file exists, its holder process is alive and it is not stale. */
 bool wal_prefetch_lock_busy(const char *lock_path);

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bk_fs.h"
 #include "bk_log.h"
 #include "bk_str.h"
 #include "bk_time.h"
@@ -191,7 +192,7 @@ int wal_prefetch_run(struct storage *st, const char *name, const char *state_dir
     ctx->stop_at = UINT32_MAX;
     snprintf(ctx->cache_dir, sizeof(ctx->cache_dir), "%s/" WAL_FETCH_PREFETCH_SUBDIR, state_dir);
     snprintf(lock_dir, sizeof(lock_dir), "%s/" WAL_PREFETCH_LOCK_SUBDIR, ctx->cache_dir);
-    if ((rc = wal_fetch_mkdir_p(lock_dir, err)) != BK_OK)
+    if ((rc = bk_mkdir_p(lock_dir, 0700, "wal_fetch_mkdir", err)) != BK_OK)
         goto out;
     {
         const char *prev = name;
@@ -250,7 +251,7 @@ pid_t wal_prefetch_spawn(const char *name, const char *state_dir, const struct w
 {
     struct bk_error err = BK_ERROR_INIT;
     pid_t pid;
-    if (wal_fetch_mkdir_p(state_dir, &err) != BK_OK) {
+    if (bk_mkdir_p(state_dir, 0700, "wal_fetch_mkdir", &err) != BK_OK) {
         bk_log_error(BK_LOG_WARN, "wal_prefetch", &err);
         return 0;
     }

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bk_fs.h"
 #include "bk_log.h"
 #include "bk_sink.h"
 #include "bk_str.h"
@@ -101,24 +102,6 @@ static void dir_name(const char *path, char *out, size_t out_cap)
         snprintf(out, out_cap, "%.*s", (int)(slash - path), path);
 }
 
-static int mkdir_p(const char *dir, struct bk_error *err)
-{
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", dir);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char saved = *p;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return bk_error_set_errno(err, errno, "wal_push_mkdir", buf, "cannot create directory \"%s\"", buf);
-        *p = saved;
-        if (saved == '\0')
-            break;
-    }
-    return BK_OK;
-}
-
 static int64_t stat_mtime_ns(const struct stat *sb)
 {
     return (int64_t)sb->st_mtim.tv_sec * 1000000000 + sb->st_mtim.tv_nsec;
@@ -164,7 +147,7 @@ static int marker_write(const struct push_ctx *ctx, const struct push_job *job, 
     snprintf(path, sizeof(path), "%s/%s", ctx->marker_dir, job->name);
     snprintf(tmp, sizeof(tmp), "%s/" MARKER_TMP_PREFIX "%s-%d-%lu", ctx->marker_dir, job->name,
              (int)getpid(), (unsigned long)pthread_self());
-    if ((rc = mkdir_p(ctx->marker_dir, err)) != BK_OK)
+    if ((rc = bk_mkdir_p(ctx->marker_dir, 0700, "wal_push_mkdir", err)) != BK_OK)
         return rc;
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bk_fs.h"
 #include "bk_str.h"
 #include "storage_driver.h"
 
@@ -41,19 +42,15 @@ static int path_for(char *out, size_t cap, const struct local_driver *d, const c
     return BK_OK;
 }
 
-static int mkdir_parents(const char *path, const char *key, struct bk_error *err)
+/* Creates the directories above a file path. */
+static int mkdir_parents(const char *path, struct bk_error *err)
 {
-    char buf[PATH_MAX];
-    snprintf(buf, sizeof(buf), "%s", path);
-    for (char *p = buf + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
-            return bk_error_set_errno(err, errno, "local_mkdir", key, "cannot create directory \"%s\"", buf);
-        *p = '/';
-    }
-    return BK_OK;
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL || slash == path)
+        return BK_OK;
+    snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+    return bk_mkdir_p(dir, 0750, "local_mkdir", err);
 }
 
 static int fsync_parent_dir(const char *path, const char *key, struct bk_error *err)
@@ -87,7 +84,7 @@ static int local_open(struct storage_driver **out, const struct storage_config *
     if (cfg->prefix == NULL || cfg->prefix[0] != '/')
         return bk_error_set(err, BK_EINVAL, "local_open", cfg->prefix, "local storage needs an absolute directory");
     snprintf(probe, sizeof(probe), "%s/", cfg->prefix);
-    if ((rc = mkdir_parents(probe, cfg->prefix, err)) != BK_OK)
+    if ((rc = mkdir_parents(probe, err)) != BK_OK)
         return rc;
     if (stat(cfg->prefix, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return bk_error_set(err, BK_EINVAL, "local_open", cfg->prefix, "\"%s\" is not a directory", cfg->prefix);
@@ -381,7 +378,7 @@ static int local_upload_begin(struct storage_driver *drv, const char *key, const
     (void)opts;
     if (rc != BK_OK)
         return rc;
-    if ((rc = mkdir_parents(path, key, err)) != BK_OK)
+    if ((rc = mkdir_parents(path, err)) != BK_OK)
         return rc;
     snprintf(tmp, sizeof(tmp), "%s", path);
     slash = strrchr(tmp, '/');
