@@ -20,6 +20,10 @@
 #include "extract_internal.h"
 
 #define MODE_MASK (07777 & ~(S_ISUID | S_ISGID))
+/* With fsync on, writeback of each file is started every this many bytes (sync_file_range,
+ * SYNC_FILE_RANGE_WRITE), so the disk works while we decompress and the fsync at the end of
+ * the file has little left to wait for. Only a hint: the fsync still decides durability. */
+#define WRITEBACK_KICK_BYTES ((uint64_t)8 * 1024 * 1024)
 
 struct dir_mode {
     char *rel;
@@ -37,6 +41,8 @@ struct extract {
     size_t rel_cap;
     const char *base;             /* last component of rel (points into rel) */
     int fd;                       /* file being written, -1 when none */
+    uint64_t fd_written;          /* bytes written to fd */
+    uint64_t fd_kicked;           /* writeback started for [0, fd_kicked) (fsync mode) */
     uint32_t mode;
     /* parent directory cache: the dir of the last file written */
     struct bk_buf cache_rel;
@@ -242,6 +248,8 @@ static int open_file(struct extract *ex, const struct tar_member *m, struct bk_e
     if (ex->fd < 0)
         return sys_error(err, errno, m->name, "cannot create \"%s\" for tar entry \"%s\"", ex->rel, m->name);
     ex->mode = m->mode & MODE_MASK;
+    ex->fd_written = 0;
+    ex->fd_kicked = 0;
     return BK_OK;
 }
 
@@ -451,6 +459,13 @@ static int on_data(const void *data, size_t len, void *payload, struct bk_error 
         p += n;
         len -= (size_t)n;
         ex->stats.bytes += (uint64_t)n;
+        ex->fd_written += (uint64_t)n;
+    }
+    if (ex->opts.fsync && ex->fd_written - ex->fd_kicked >= WRITEBACK_KICK_BYTES) {
+        /* errors ignored on purpose: a filesystem without it just waits in fsync */
+        (void)sync_file_range(ex->fd, (off_t)ex->fd_kicked, (off_t)(ex->fd_written - ex->fd_kicked),
+                              SYNC_FILE_RANGE_WRITE);
+        ex->fd_kicked = ex->fd_written;
     }
     return BK_OK;
 }

@@ -94,3 +94,4 @@ if [ -f docs/benchmarks.md ] && grep -q '^## Archive engine' docs/benchmarks.md;
 fi
 mv docs/benchmarks.md.storage docs/benchmarks.md
 echo "bench: wrote docs/benchmarks.md"
+TEST_TMP=/tmp BUILD="$BUILD" bash tests/bench/run_archive_bench.sh   # "## Archive engine": backup/restore/WAL vs pg_basebackup and pgBackRest
