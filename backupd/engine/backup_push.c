@@ -48,6 +48,7 @@ struct push_state {
     char member_name[4096];
     uint64_t member_size;
     int64_t member_mtime;
+    bool member_own_sha;               /* hash here; otherwise the manifest verifier's SHA-256 is reused */
     EVP_MD_CTX *sha;
 
     struct bk_buf pg_control;
@@ -185,7 +186,10 @@ static int repack_begin(const struct tar_member *m, void *payload, struct bk_err
     ps->member_open = true;
     ps->member_to_control = strcmp(name, PG_CONTROL_NAME) == 0;
     ps->member_in_part = !ps->member_to_control;
-    if (EVP_DigestInit_ex(ps->sha, EVP_sha256(), NULL) != 1)
+    /* each byte is hashed once: the verifier's SHA-256 serves our list too, except where it
+     * ignores a member (the main directory's pg_wal/, mirrored from manifest_verifier.c) */
+    ps->member_own_sha = ps->verifier == NULL || (ps->archive_oid == 0 && strncmp(name, "pg_wal/", 7) == 0);
+    if (ps->member_own_sha && EVP_DigestInit_ex(ps->sha, EVP_sha256(), NULL) != 1)
         return bk_error_set(err, BK_EINTERNAL, "backup_push", name, "sha256 init failed");
     if (ps->verifier != NULL && (rc = manifest_verifier_file_begin(ps->verifier, m->name, err)) != BK_OK)
         return rc;
@@ -210,7 +214,8 @@ static int repack_data(const void *data, size_t len, void *payload, struct bk_er
     int rc;
     if (!ps->member_open)
         return BK_OK;
-    EVP_DigestUpdate(ps->sha, data, len);
+    if (ps->member_own_sha)
+        EVP_DigestUpdate(ps->sha, data, len);
     if (ps->verifier != NULL && (rc = manifest_verifier_file_data(ps->verifier, data, len, err)) != BK_OK)
         return rc;
     ps->uncompressed += len;
@@ -236,7 +241,11 @@ static int repack_end(void *payload, struct bk_error *err)
         return rc;
     if (ps->verifier != NULL && (rc = manifest_verifier_file_end(ps->verifier, err)) != BK_OK)
         return rc;
-    EVP_DigestFinal_ex(ps->sha, md, &md_len);
+    if (ps->member_own_sha)
+        EVP_DigestFinal_ex(ps->sha, md, &md_len);
+    else if (!manifest_verifier_last_sha256(ps->verifier, md))
+        return bk_error_set(err, BK_EINTERNAL, "backup_push", ps->member_name,
+                            "the manifest verifier kept no SHA-256 for this file");
     for (unsigned i = 0; i < 32; i++)
         snprintf(hex + 2 * i, 3, "%02x", md[i]);
     memset(&desc, 0, sizeof(desc));

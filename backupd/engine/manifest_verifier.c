@@ -45,6 +45,7 @@ struct manifest_verifier {
     struct mv_entry cur;
     EVP_MD_CTX *ctx;
     uint32_t crc;
+    bool last_recorded;        /* the member ended last was recorded (not ignored) */
 };
 
 /* first problem found by check; later ones only count */
@@ -209,6 +210,7 @@ int manifest_verifier_file_begin(struct manifest_verifier *verifier, const char 
     snprintf(verifier->cur.path, len, "%s%s", verifier->prefix, name);
     verifier->cur.size = 0;
     verifier->in_file = true;
+    verifier->last_recorded = false;
     verifier->ignoring = verifier->prefix[0] == '\0' && strncmp(name, "pg_wal/", 7) == 0;
     verifier->crc = 0;
     if (verifier->md != NULL && !verifier->ignoring &&
@@ -270,6 +272,7 @@ int manifest_verifier_file_end(struct manifest_verifier *verifier, struct bk_err
     }
     verifier->entries[verifier->entries_len++] = verifier->cur;
     verifier->cur.path = NULL;   /* moved into entries */
+    verifier->last_recorded = true;
 out:
     free(verifier->cur.path);
     verifier->cur.path = NULL;
@@ -600,4 +603,13 @@ out:
     if (tok != NULL)
         json_tokener_free(tok);
     return rc;
+}
+
+bool manifest_verifier_last_sha256(const struct manifest_verifier *verifier, uint8_t out[32])
+{
+    if (!verifier->last_recorded || verifier->opts.checksum != MANIFEST_CHECKSUM_SHA256 ||
+        verifier->entries_len == 0)
+        return false;
+    memcpy(out, verifier->entries[verifier->entries_len - 1].digest, 32);
+    return true;
 }

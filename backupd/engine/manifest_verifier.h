@@ -94,6 +94,11 @@ int manifest_verifier_check(struct manifest_verify_report *report,
  *   opts.ops = &manifest_verifier_tar_ops; opts.payload = verifier; tar_reader_new(&sink, &opts, err); */
 extern const struct tar_handler_ops manifest_verifier_tar_ops;
 
+/* After manifest_verifier_file_end: copies the SHA-256 of the member just ended and returns true,
+ * when the verifier computes SHA-256 and recorded that member (pg_wal/ members are ignored).
+ * Lets a caller that keeps its own per-file SHA-256 list hash every byte once. */
+bool manifest_verifier_last_sha256(const struct manifest_verifier *verifier, uint8_t out[32]);
+
 /* CRC-32C (Castagnoli) as PostgreSQL computes it; start with crc = 0. Exposed for tests. */
 uint32_t manifest_crc32c_update(uint32_t crc, const void *data, size_t len);
 
