@@ -348,13 +348,6 @@ static int on_manifest_end(void *payload, struct bk_error *err)
     return BK_OK;
 }
 
-static void on_progress(uint64_t done, uint64_t total, void *payload)
-{
-    (void)done;
-    (void)total;
-    (void)payload;
-}
-
 static int upload_pg_control(struct push_state *ps, struct bk_error *err)
 {
     char key[WALG_KEY_CAP];
@@ -460,7 +453,6 @@ int backup_push_run(struct backup_push_result *out, struct storage *st,
     handler.archive_abort = on_archive_abort;
     handler.manifest_begin = on_manifest_begin;
     handler.manifest_end = on_manifest_end;
-    handler.progress = on_progress;
     handler.payload = &ps;
 
     bk_log(BK_LOG_INFO, "backup_push", "starting base backup to %s", storage_describe(st));
