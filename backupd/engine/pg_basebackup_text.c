@@ -15,6 +15,7 @@
 
 #include "bk_str.h"
 #include "pg_basebackup_internal.h"
+#include "walg_names.h"
 
 #define PGBB_MAX_SECRETS 6
 
@@ -78,17 +79,14 @@ int pgbb_wal_segment_size_parse(const char *text, uint32_t *out, struct bk_error
 int pgbb_backup_name(char *out, size_t out_cap, const struct pgbb_result *result,
                      struct bk_error *err)
 {
-    uint64_t segno, per_xlogid;
-    uint32_t seg = result->wal_segment_size;
-
-    if (seg == 0 || (seg & (seg - 1)) != 0 || result->timeline == 0 || out_cap < 30)
-        return bk_error_set(err, BK_EINVAL, "pgbb_backup_name", NULL,
-                            "backup name needs a timeline, a power-of-two segment size and 30 bytes");
-    segno = result->start_lsn / seg;
-    per_xlogid = UINT64_C(0x100000000) / seg;
-    snprintf(out, out_cap, "base_%08" PRIX32 "%08" PRIX32 "%08" PRIX32, result->timeline,
-             (uint32_t)(segno / per_xlogid), (uint32_t)(segno % per_xlogid));
-    return BK_OK;
+    /* remote mode: the segment holding the start LSN on the start timeline (walg-layout.md 1.2) */
+    if (result->timeline == 0)
+        return bk_error_set(err, BK_EINVAL, "pgbb_backup_name", NULL, "backup name needs a timeline");
+    if (walg_seg_size_check(result->wal_segment_size, err) != BK_OK)
+        return BK_EINVAL;
+    return walg_backup_name_format(result->timeline,
+                                   walg_lsn_to_segno(result->start_lsn, result->wal_segment_size),
+                                   result->wal_segment_size, NULL, out, out_cap, err);
 }
 
 /* ---- password redaction ---- */
