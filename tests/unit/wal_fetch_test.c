@@ -6,6 +6,8 @@
  * S3 endpoint that must fail within the deadline.
  */
 #include <check.h>
+
+#include "helpers/wal_testlib.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -36,35 +38,21 @@ static char state_dir[600];
 static struct storage_config cfg;
 static struct storage *st;
 
-static void put_le16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put_le32(uint8_t *p, uint32_t v) { put_le16(p, v & 0xFFFF); put_le16(p + 2, v >> 16); }
-static void put_le64(uint8_t *p, uint64_t v) { put_le32(p, (uint32_t)v); put_le32(p + 4, (uint32_t)(v >> 32)); }
 
 /* A 16 MiB PostgreSQL 15 segment (XLOG_PAGE_MAGIC 0xD110) for `name`; header_tli 0 = the name's. */
 static uint8_t *make_segment_tli(const char *name, unsigned seed, unsigned header_tli)
 {
     uint8_t *seg = malloc(SEG);
-    unsigned tli, hi, lo;
+    uint32_t tli;
     uint64_t start;
     uint32_t x = seed * 2654435761u + 7;
     ck_assert_ptr_nonnull(seg);
-    ck_assert_int_eq(sscanf(name, "%8X%8X%8X", &tli, &hi, &lo), 3);
+    wal_test_parse_name(name, &tli, &start);
     if (header_tli != 0)
         tli = header_tli;
-    start = ((uint64_t)hi << 32) + (uint64_t)lo * SEG;
     for (size_t page = 0; page < SEG / 8192; page++) {
         uint8_t *p = seg + page * 8192;
-        size_t hdr = page == 0 ? 40 : 24;
-        memset(p, 0, hdr);
-        put_le16(p, 0xD110);
-        put_le16(p + 2, page == 0 ? 0x0002 : 0);
-        put_le32(p + 4, tli);
-        put_le64(p + 8, start + page * 8192);
-        if (page == 0) {
-            put_le64(p + 24, 7311234567890123456ull);
-            put_le32(p + 32, SEG);
-            put_le32(p + 36, 8192);
-        }
+        size_t hdr = wal_test_page_header(p, page, tli, start);
         for (size_t off = hdr; off < 8192; off++) {
             if ((off & 63) == 0)
                 x = x * 1103515245u + 12345u;
@@ -75,29 +63,6 @@ static uint8_t *make_segment_tli(const char *name, unsigned seed, unsigned heade
 }
 
 static uint8_t *make_segment(const char *name, unsigned seed) { return make_segment_tli(name, seed, 0); }
-
-static void write_file(const char *path, const void *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
-    close(fd);
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    struct stat sb;
-    uint8_t *data;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return NULL;
-    ck_assert_int_eq(fstat(fd, &sb), 0);
-    data = malloc((size_t)sb.st_size + 1);
-    ck_assert_int_eq(read(fd, data, (size_t)sb.st_size), sb.st_size);
-    close(fd);
-    *len = (size_t)sb.st_size;
-    return data;
-}
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
@@ -124,7 +89,7 @@ static uint8_t *store_segment(const char *name, unsigned seed)
 static void assert_dest_is(const uint8_t *want, size_t want_len)
 {
     size_t len = 0;
-    uint8_t *got = read_file(dest, &len);
+    uint8_t *got = wal_test_read_file(dest, &len);
     ck_assert_ptr_nonnull(got);
     ck_assert_uint_eq(len, want_len);
     ck_assert_int_eq(memcmp(got, want, want_len), 0);
@@ -233,7 +198,7 @@ START_TEST(history_and_backup_label_round_trip)
     ck_assert_uint_eq(res.bytes, strlen(text));
     {
         size_t len;
-        uint8_t *got = read_file(hist_dest, &len);
+        uint8_t *got = wal_test_read_file(hist_dest, &len);
         ck_assert_uint_eq(len, strlen(text));
         ck_assert_int_eq(memcmp(got, text, len), 0);
         free(got);
@@ -251,18 +216,18 @@ START_TEST(wale_lzo_segment_is_read)
     struct bk_error err = BK_ERROR_INIT;
     char obj[700];
     size_t len;
-    uint8_t *lzo = read_file(WALE_FIXTURE, &len);
+    uint8_t *lzo = wal_test_read_file(WALE_FIXTURE, &len);
     uint8_t *got;
     ck_assert_ptr_nonnull(lzo);
     snprintf(obj, sizeof(obj), "%s/wal_005", repo);
     ck_assert_int_eq(mkdir(obj, 0700), 0);
     snprintf(obj, sizeof(obj), "%s/wal_005/000000010000000000000024.lzo", repo);
-    write_file(obj, lzo, len);
+    wal_test_write_file(obj, lzo, len);
     ck_assert_int_eq(wal_fetch_file(st, "000000010000000000000024", dest, &opts, &res, &err), BK_OK);
     ck_assert_str_eq(res.key, "wal_005/000000010000000000000024.lzo");
     ck_assert_uint_eq(res.bytes, 16777216);
     ck_assert_uint_eq(res.stored_bytes, len);
-    got = read_file(dest, &len);
+    got = wal_test_read_file(dest, &len);
     ck_assert_uint_eq(len, 16777216);
     ck_assert_int_eq(got[0] | got[1] << 8, 0xD093);       /* PostgreSQL 9.x page magic */
     ck_assert_int_eq(got[4], 1);                          /* timeline 1 */
@@ -275,7 +240,7 @@ START_TEST(wale_lzo_segment_is_read)
         size_t mlen;
         uint8_t *m;
         snprintf(memo, sizeof(memo), "%s/fetch_ext", state_dir);
-        m = read_file(memo, &mlen);
+        m = wal_test_read_file(memo, &mlen);
         ck_assert_ptr_nonnull(m);
         ck_assert_uint_eq(mlen, 3);
         ck_assert_int_eq(memcmp(m, "lzo", 3), 0);
@@ -336,8 +301,8 @@ START_TEST(corrupt_objects_never_reach_dest)
     uint8_t *raw;
     /* 1: truncated zstd object */
     snprintf(obj, sizeof(obj), "%s/wal_005/000000010000000000000003.zst", repo);
-    raw = read_file(obj, &len);
-    write_file(obj, raw, len / 2);
+    raw = wal_test_read_file(obj, &len);
+    wal_test_write_file(obj, raw, len / 2);
     ck_assert_int_eq(wal_fetch_file(st, "000000010000000000000003", dest, &opts, NULL, &err), BK_ECORRUPT);
     ck_assert(!exists(dest));
     ck_assert_uint_eq(count_tmp_files(pg_wal), 0);
@@ -510,9 +475,9 @@ START_TEST(prefetch_respects_live_locks_and_takes_stale_ones)
     /* 04 is locked by a live process (us): skipped; 05's lock holder is dead: taken over */
     snprintf(lock, sizeof(lock), "%s/prefetch/running/000000010000000000000004", state_dir);
     snprintf(text, sizeof(text), "%d\n", (int)getpid());
-    write_file(lock, text, strlen(text));
+    wal_test_write_file(lock, text, strlen(text));
     snprintf(lock, sizeof(lock), "%s/prefetch/running/000000010000000000000005", state_dir);
-    write_file(lock, "2147483646\n", 11);
+    wal_test_write_file(lock, "2147483646\n", 11);
     ck_assert_int_eq(wal_prefetch_run(st, "000000010000000000000003", state_dir, &opts, &pres, &err), BK_OK);
     ck_assert_uint_eq(pres.present, 1);
     ck_assert_uint_eq(pres.fetched, 1);
@@ -537,7 +502,7 @@ START_TEST(a_bad_cache_file_is_dropped_and_storage_used)
     ck_assert_int_eq(system((snprintf(dest, sizeof(dest), "mkdir -p '%s'", cached), dest)), 0);
     snprintf(dest, sizeof(dest), "%s/RECOVERYXLOG", pg_wal);
     snprintf(cached, sizeof(cached), "%s/prefetch/000000010000000000000004", state_dir);
-    write_file(cached, seg, SEG / 2);   /* e.g. left by a crash without fsync */
+    wal_test_write_file(cached, seg, SEG / 2);   /* e.g. left by a crash without fsync */
     ck_assert_int_eq(wal_fetch_file(st, "000000010000000000000004", dest, &opts, &res, &err), BK_OK);
     ck_assert(!res.from_cache);
     ck_assert_str_eq(res.key, "wal_005/000000010000000000000004.zst");

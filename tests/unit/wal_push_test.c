@@ -5,6 +5,8 @@
  * .ready files are pushed in the background with markers that make the next call return at once.
  */
 #include <check.h>
+
+#include "helpers/wal_testlib.h"
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,35 +34,21 @@ static struct storage *st;
 
 /* ---- fixtures ---- */
 
-static void put_le16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put_le32(uint8_t *p, uint32_t v) { put_le16(p, v & 0xFFFF); put_le16(p + 2, v >> 16); }
-static void put_le64(uint8_t *p, uint64_t v) { put_le32(p, (uint32_t)v); put_le32(p + 4, (uint32_t)(v >> 32)); }
 
 /* A 16 MiB segment as PostgreSQL 15 writes it: page headers (XLOG_PAGE_MAGIC 0xD110, long
  * header on page 0) and compressible, seeded filler. */
 static uint8_t *make_segment(const char *name, unsigned seed)
 {
     uint8_t *seg = malloc(SEG);
-    unsigned tli, hi, lo;
+    uint32_t tli;
     uint64_t start;
     uint32_t x = seed * 2654435761u + 1;
     static const char *const words[] = { "INSERT ", "pgbench_accounts ", "abalance ", "filler ", "UPDATE " };
     ck_assert_ptr_nonnull(seg);
-    ck_assert_int_eq(sscanf(name, "%8X%8X%8X", &tli, &hi, &lo), 3);
-    start = ((uint64_t)hi << 32) + (uint64_t)lo * SEG;
+    wal_test_parse_name(name, &tli, &start);
     for (size_t page = 0; page < SEG / 8192; page++) {
         uint8_t *p = seg + page * 8192;
-        size_t hdr = page == 0 ? 40 : 24;
-        memset(p, 0, hdr);
-        put_le16(p, 0xD110);
-        put_le16(p + 2, page == 0 ? 0x0002 : 0);
-        put_le32(p + 4, tli);
-        put_le64(p + 8, start + page * 8192);
-        if (page == 0) {
-            put_le64(p + 24, 7311234567890123456ull);
-            put_le32(p + 32, SEG);
-            put_le32(p + 36, 8192);
-        }
+        size_t hdr = wal_test_page_header(p, page, tli, start);
         for (size_t off = hdr; off < 8192;) {
             x = x * 1103515245u + 12345u;
             const char *w = words[(x >> 16) % 5];
@@ -78,29 +66,6 @@ static uint8_t *make_segment(const char *name, unsigned seed)
     return seg;
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
-    close(fd);
-}
-
-static uint8_t *read_file(const char *path, size_t *len)
-{
-    struct stat sb;
-    uint8_t *data;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return NULL;
-    ck_assert_int_eq(fstat(fd, &sb), 0);
-    data = malloc((size_t)sb.st_size + 1);
-    ck_assert_int_eq(read(fd, data, (size_t)sb.st_size), sb.st_size);
-    close(fd);
-    *len = (size_t)sb.st_size;
-    return data;
-}
-
 static void wal_path(char *out, size_t cap, const char *name)
 {
     snprintf(out, cap, "%s/%s", pg_wal, name);
@@ -116,7 +81,7 @@ static uint8_t *put_segment(const char *name, unsigned seed)
     char path[768];
     uint8_t *seg = make_segment(name, seed);
     wal_path(path, sizeof(path), name);
-    write_file(path, seg, SEG);
+    wal_test_write_file(path, seg, SEG);
     return seg;
 }
 
@@ -124,7 +89,7 @@ static void mark_ready(const char *name)
 {
     char path[768];
     snprintf(path, sizeof(path), "%s/archive_status/%s.ready", pg_wal, name);
-    write_file(path, "", 0);
+    wal_test_write_file(path, "", 0);
 }
 
 /* Decompressed content of a stored object. */
@@ -229,7 +194,7 @@ START_TEST(push_stores_exact_bytes_as_zst)
         size_t olen;
         uint8_t *raw;
         obj_path(obj, sizeof(obj), "wal_005/000000010000000000000003.zst");
-        raw = read_file(obj, &olen);
+        raw = wal_test_read_file(obj, &olen);
         ck_assert_uint_eq(olen, res.stored_bytes);
         ck_assert_int_eq(memcmp(raw, "\x28\xB5\x2F\xFD", 4), 0);
         free(raw);
@@ -304,14 +269,14 @@ START_TEST(different_content_is_refused_and_object_kept)
     wal_path(path, sizeof(path), name);
     obj_path(obj, sizeof(obj), "wal_005/000000010000000000000003.zst");
     ck_assert_int_eq(wal_push_file(st, path, &opts, NULL, &err), BK_OK);
-    stored_before = read_file(obj, &len_before);
+    stored_before = wal_test_read_file(obj, &len_before);
     seg[SEG - 1] ^= 0x5A;   /* one byte differs */
-    write_file(path, seg, SEG);
+    wal_test_write_file(path, seg, SEG);
     ck_assert_int_eq(wal_push_file(st, path, &opts, NULL, &err), BK_ECONFLICT);
     ck_assert_int_eq(err.code, BK_ECONFLICT);
     ck_assert_str_eq(err.message, "wal_005/000000010000000000000003 already exists with different content; refusing to overwrite");
     ck_assert_str_eq(err.object, "wal_005/000000010000000000000003.zst");
-    stored_after = read_file(obj, &len_after);
+    stored_after = wal_test_read_file(obj, &len_after);
     ck_assert_uint_eq(len_after, len_before);
     ck_assert_int_eq(memcmp(stored_after, stored_before, len_before), 0);
     free(stored_before);
@@ -366,7 +331,7 @@ START_TEST(bad_names_are_rejected)
         struct bk_error err = BK_ERROR_INIT;
         char path[768], want[128];
         wal_path(path, sizeof(path), bad[i]);
-        write_file(path, "x", 1);
+        wal_test_write_file(path, "x", 1);
         ck_assert_int_eq(wal_push_file(st, path, &opts, NULL, &err), BK_EINVAL);
         snprintf(want, sizeof(want), "\"%s\" is not a WAL file name", bad[i]);
         ck_assert_str_eq(err.message, want);
@@ -392,7 +357,7 @@ START_TEST(history_partial_and_backup_files_are_pushed)
         size_t len;
         uint8_t *got;
         wal_path(path, sizeof(path), names[i]);
-        write_file(path, text, strlen(text));
+        wal_test_write_file(path, text, strlen(text));
         ck_assert_int_eq(wal_push_file(st, path, &opts, &res, &err), BK_OK);
         snprintf(key, sizeof(key), "wal_005/%s.zst", names[i]);
         ck_assert_str_eq(res.key, key);
@@ -401,7 +366,7 @@ START_TEST(history_partial_and_backup_files_are_pushed)
         ck_assert_int_eq(memcmp(got, text, len), 0);
         free(got);
         /* a history file is never overwritten either */
-        write_file(path, "2\t0/A000000\tother\n", 18);
+        wal_test_write_file(path, "2\t0/A000000\tother\n", 18);
         ck_assert_int_eq(wal_push_file(st, path, &opts, &res, &err), BK_ECONFLICT);
     }
 }
@@ -476,7 +441,7 @@ START_TEST(ready_files_are_pushed_in_background_with_markers)
         size_t len;
         uint8_t *m;
         snprintf(marker, sizeof(marker), "%s/.backupd/pushed/%s", pg_wal, names[1]);
-        m = read_file(marker, &len);
+        m = wal_test_read_file(marker, &len);
         ck_assert_ptr_nonnull(m);
         snprintf(text, sizeof(text), "%.*s", (int)len, (char *)m);
         bk_sha256(segs[1], SEG, digest);
